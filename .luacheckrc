@@ -1,0 +1,6 @@
+std = "max"
+max_line_length = 110
+include_files = { "lua/**/*.lua", "spec/**/*.lua", "examples/*.lua", "bench/*.lua", "bin/*", ".luacheckrc" }
+exclude_files = { ".tools", "build", "lua_modules" }
+files["spec"] = { std = "+busted", max_line_length = 140 }
+files["bin"] = { std = "max" }

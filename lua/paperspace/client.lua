@@ -1,0 +1,487 @@
+--- The client: one per API key, holding a kept-alive connection.
+--
+--     local paperspace = require "paperspace"
+--     local client = paperspace.new { api_key = os.getenv "PAPERSPACE_API_KEY" }
+--     local secret, err = client:get_team_secret("t1", "DATABASE_URL")
+--     if not secret then print(err) end
+--
+-- Every method returns its result, or `nil, err` on any runtime failure (see
+-- `paperspace.errors`), and raises at once on a wrong argument, sending nothing.
+-- The last argument of every method is an optional `opts` table: `timeout`,
+-- `connect_timeout` (seconds) and `max_retries` for that call; lists also take
+-- `limit` (1 to 120 a page), `after` (a cursor), `order_by` and `order`.
+--
+-- The operation methods are made from the C core's table of operations:
+--
+-- @classmod paperspace.client
+
+local core = require "paperspace.core"
+local config = require "paperspace.config"
+local log = require "paperspace.log"
+local pager = require "paperspace.pager"
+local errors = require "paperspace.errors"
+local retry = require "paperspace.retry"
+local scheduler = require "paperspace.scheduler"
+local team = require "paperspace.team"
+
+local unpack = table.unpack or unpack -- luacheck: ignore 143
+
+local Client = {}
+Client.__index = Client
+Client.__name = "paperspace.client"
+
+local client = {}
+
+--- The current session.
+-- @function Client:get_session
+-- @tparam[opt] table opts
+-- @treturn table|nil the session `{user = {...}, team = {...}}`; `nil, nil` when
+-- nobody is logged in (the API answers JSON null)
+-- @treturn[opt] table the error object
+
+--- Every member of a team, across all pages.
+-- @function Client:list_team_members
+-- @param team_id
+-- @tparam[opt] table opts
+-- @treturn {paperspace.member,...}|nil
+-- @treturn[opt] table the error object
+
+--- Iterates over a team's members page by page; raises the error object on failure.
+-- @function Client:each_team_member
+-- @param team_id
+-- @tparam[opt] table opts
+-- @treturn function
+
+--- Makes a member an admin, or not.
+-- @function Client:update_team_member
+-- @param team_id
+-- @param user_id
+-- @tparam table body `{isAdmin = boolean}`
+-- @tparam[opt] table opts
+-- @treturn paperspace.member|nil
+-- @treturn[opt] table the error object
+
+--- Removes a member from a team.
+-- @function Client:remove_team_member
+-- @param team_id
+-- @param user_id
+-- @tparam[opt] table opts
+-- @treturn true|nil
+-- @treturn[opt] table the error object
+
+--- Every secret of a team (names and dates), across all pages.
+-- @function Client:list_team_secrets
+-- @param team_id
+-- @tparam[opt] table opts
+-- @treturn {paperspace.secret,...}|nil
+-- @treturn[opt] table the error object
+
+--- Iterates over a team's secrets page by page; raises the error object on failure.
+-- @function Client:each_team_secret
+-- @param team_id
+-- @tparam[opt] table opts
+-- @treturn function
+
+--- Creates a secret.
+-- @function Client:create_team_secret
+-- @param team_id
+-- @tparam table body `{name = string, value = string}`
+-- @tparam[opt] table opts
+-- @treturn paperspace.secret|nil
+-- @treturn[opt] table the error object
+
+--- One secret, by name.
+-- @function Client:get_team_secret
+-- @param team_id
+-- @tparam string name
+-- @tparam[opt] table opts
+-- @treturn paperspace.secret|nil
+-- @treturn[opt] table the error object
+
+--- Replaces a secret's value.
+-- @function Client:update_team_secret
+-- @param team_id
+-- @tparam string name
+-- @tparam table body `{value = string}`
+-- @tparam[opt] table opts
+-- @treturn paperspace.secret|nil
+-- @treturn[opt] table the error object
+
+--- Deletes a secret.
+-- @function Client:delete_team_secret
+-- @param team_id
+-- @tparam string name
+-- @tparam[opt] table opts
+-- @treturn true|nil
+-- @treturn[opt] table the error object
+
+--- Makes a client.
+-- @tparam[opt] table opts `api_key` (default `$PAPERSPACE_API_KEY`), `base_url`
+-- (default `$PAPERSPACE_API_URL` or the production API), `timeout` (60 s an
+-- attempt), `connect_timeout` (10 s), `max_retries` (2), `user_agent` (a suffix),
+-- `max_response_bytes` (32 MiB), `tls_verify` (true), `ca_file` (a PEM bundle to
+-- verify the server with instead of the system's), `logger` (`function(line, record)`)
+-- @treturn paperspace.client
+function client.new(opts)
+  local cfg = config.resolve(opts)
+  local handle = core.new(cfg)
+  local has_key = cfg.api_key ~= nil
+  cfg.api_key = nil -- from here on the key lives only in the C core
+  local emit = log.new(cfg.logger)
+  cfg.logger = nil
+  return setmetatable({
+    _core = handle,
+    _config = cfg,
+    _has_key = has_key,
+    _log = emit,
+    _sched = scheduler.new(handle),
+    _teams = setmetatable({}, { __mode = "v" }),
+  }, Client)
+end
+
+local function check_self(self, name)
+  if getmetatable(self) ~= Client then
+    core.raise("paperspace: call client:" .. name .. "(...) with a colon")
+  end
+end
+
+local function check_opts(op, opts, pos, name, iterating)
+  if type(opts) ~= "table" then return end -- the core names a wrong type
+  for k in pairs(opts) do
+    local known = config.call_options[k] or (op.paged and config.list_options[k])
+    if not known or (iterating and k == "raw") then
+      core.raise(string.format("bad argument #%d to '%s' (unknown option opts.%s)", pos,
+                               name, tostring(k)))
+    end
+  end
+  config.check_retries(opts.max_retries, name)
+end
+
+-- Whether a failed attempt may have been carried out by the server anyway.
+local function may_have_acted(err)
+  return (err.kind == "timeout" or err.kind == "connection") and err.request_sent ~= false
+end
+
+-- A DELETE answered 404 after earlier attempts failed: if one of them may
+-- have reached the server, it deleted it (success); if none could have, the
+-- 404 stands, and the error says why.
+local function after_earlier_delete(err, previous, acted)
+  if acted then return true end
+  err.retryable = false
+  err.message = string.format("%s (an earlier attempt got %s, which cannot have deleted it)",
+                              err.message, previous.status and (previous.status .. " " .. previous.kind)
+                                or previous.kind)
+  return nil, err
+end
+
+local function log_attempt(self, emit, op, attempt, value, err, retry_in)
+  local record = { method = op.method, attempt = attempt }
+  if value ~= nil then
+    local r = self._core:response(false)
+    record.status, record.request_id, record.ms = r.status, r.request_id, (r.elapsed or 0) * 1000
+    record.path = r.path
+  else
+    record.status, record.request_id, record.kind = err.status, err.request_id, err.kind
+    record.ms, record.path = (err.elapsed or 0) * 1000, err.path
+  end
+  if retry_in then
+    local decision = { level = "debug", retry_in = retry_in }
+    for k, v in pairs(record) do decision[k] = decision[k] or v end
+    emit(decision)
+  end
+  record.level = "info"
+  emit(record)
+end
+
+--- One operation: attempts until it succeeds, fails in a way not worth
+-- repeating, or has used its retries. Returns value, err, attempts made.
+local function request(self, op, opts, ...)
+  local max_retries = opts and opts.max_retries or self._config.max_retries
+  local emit = self._log
+  local sched = self._sched
+  local task = sched:current() -- inside gather or spawn: start, do not block
+  local previous, acted -- the last failed attempt; whether any may have acted
+  for attempt = 1, max_retries + 1 do
+    local value, err
+    if task then
+      value, err = sched:call(task, op.name, ...)
+    else
+      value, err = self._core:call(op.name, ...)
+    end
+    if value ~= nil then
+      if emit then log_attempt(self, emit, op, attempt, value) end
+      return value, nil, attempt
+    end
+    err.attempts = attempt
+    if previous and op.method == "DELETE" and err.kind == "not_found" then
+      if emit then log_attempt(self, emit, op, attempt, nil, err) end
+      value, err = after_earlier_delete(err, previous, acted)
+      return value, err, attempt
+    end
+    err.retryable = retry.should_retry(err, op.method)
+    if not err.retryable or attempt > max_retries then
+      if emit then log_attempt(self, emit, op, attempt, nil, err) end
+      return nil, err, attempt
+    end
+    local delay = retry.delay(attempt - 1, err.headers)
+    if emit then log_attempt(self, emit, op, attempt, nil, err, delay) end
+    if task then sched:sleep(task, delay) else core.sleep(delay) end
+    previous, acted = err, acted or may_have_acted(err)
+  end
+end
+
+local ERROR_WIRE_FIELDS = { "status", "headers", "request_id", "method", "url", "path" }
+
+-- The record `opts.raw` asks for: what the last attempt got on the wire,
+-- with the attempts and the time the whole call took. A failure's comes
+-- from its error, already scrubbed of secrets.
+local function wire_record(self, err, attempts, started, pages)
+  local r
+  if err then
+    r = {}
+    for _, k in ipairs(ERROR_WIRE_FIELDS) do r[k] = err[k] end
+  else
+    r = self._core:response() or {}
+  end
+  r.attempts, r.retries = attempts, attempts - 1
+  r.elapsed = core.now() - started
+  r.pages = pages
+  return r
+end
+
+--- The team object for id `id`, made once per client and id.
+-- @param id the team's id (a string, or an integer)
+-- @treturn paperspace.team
+function Client:team(id)
+  check_self(self, "team")
+  id = core.check_name(id, "team", "team_id", 1)
+  local t = self._teams[id]
+  if t == nil then
+    t = team.new(self, id)
+    self._teams[id] = t
+  end
+  return t
+end
+
+-- Gives results their methods: members and secrets belong to the team named
+-- by the call's first argument.
+local function finish(self, op, team_id, value, err)
+  if value == nil then return nil, err end
+  if value == core.null then return nil, nil end
+  if op.item == "member" or op.item == "secret" then
+    -- The core has checked the id by now: the cache needs no second check.
+    return team.wrap(self._teams[team_id] or self:team(team_id), op.item, value, op.paged)
+  end
+  return value
+end
+
+local function define(op)
+  local nparams = #op.params
+  local nargs = nparams + (#op.fields > 0 and 1 or 0) + 1
+  if not op.paged then
+    Client[op.name] = function(self, ...)
+      check_self(self, op.name)
+      local opts = select(nargs, ...)
+      check_opts(op, opts, nargs, op.name)
+      local raw = type(opts) == "table" and opts.raw
+      local started = raw and core.now()
+      local value, err, attempts = request(self, op, opts, ...)
+      if raw then
+        value, err = finish(self, op, (...), value, err)
+        return value, err, wire_record(self, err, attempts, started)
+      end
+      return finish(self, op, (...), value, err)
+    end
+    return
+  end
+  -- A list: its path parameters, then opts. Every page is one call.
+  local function fetcher(self, args, stats)
+    return function(page_opts)
+      args[nparams + 1] = page_opts
+      local value, err, attempts = request(self, op, page_opts, unpack(args, 1, nparams + 1))
+      if stats then stats.pages, stats.attempts = stats.pages + 1, attempts end
+      return value, err
+    end
+  end
+  local function prepare(self, name, iterating, ...)
+    check_self(self, name)
+    local args = { ... }
+    local opts = args[nparams + 1]
+    check_opts(op, opts, nparams + 1, name, iterating)
+    for i = 1, nparams do
+      args[i] = core.check_name(args[i], name, op.params[i], i)
+    end
+    return args, opts
+  end
+  Client[op.name] = function(self, ...)
+    local args, opts = prepare(self, op.name, false, ...)
+    local raw = type(opts) == "table" and opts.raw
+    local started = raw and core.now()
+    local stats = raw and { pages = 0 }
+    local value, err = finish(self, op, args[1], pager.collect(fetcher(self, args, stats), opts))
+    if raw then return value, err, wire_record(self, err, stats.attempts, started, stats.pages) end
+    return value, err
+  end
+  local each = "each_" .. op.name:gsub("^list_", ""):gsub("s$", "")
+  Client[each] = function(self, ...)
+    local args, opts = prepare(self, each, true, ...)
+    local mt = self:team(args[1])._metatables[op.item]
+    local next_item = pager.each(fetcher(self, args), opts)
+    return function()
+      local item = next_item()
+      if type(item) == "table" then setmetatable(item, mt) end
+      return item
+    end
+  end
+end
+
+client.operation_names = {}
+for _, op in ipairs(core.operations) do
+  define(op)
+  client.operation_names[op.name] = true
+end
+
+--- Runs calls concurrently and returns their results in order.
+--
+--     local results, failed = client:gather {
+--       { "get_team_secret", "t1", "A" },
+--       { "get_team_secret", "t1", "B" },
+--       function() return client:team("t1"):set_secret("C", "v") end,
+--     }
+--     local a, err = results[1][1], results[1][2]
+--
+-- Each call is a method name with its arguments, or a function (which may
+-- make several calls, one after another). At most `max_concurrency`
+-- requests are in flight at once; retries and timeouts apply to each as
+-- they would alone. One failure never stops the others, unless
+-- `opts.fail_fast` is set: then the calls still running are cancelled
+-- (their result is `nil, err` with `err.kind == "cancelled"`).
+-- @tparam table calls
+-- @tparam[opt] table opts `fail_fast`
+-- @treturn table `results[i]` is what call i returned, as a list:
+-- `{value, err}` for a method (`n` holds the count)
+-- @treturn integer how many calls returned an error
+function Client:gather(calls, opts)
+  check_self(self, "gather")
+  if type(calls) ~= "table" then
+    core.raise("bad argument #1 to 'gather' (calls must be a table, got " .. type(calls) .. ")")
+  end
+  local fail_fast = type(opts) == "table" and opts.fail_fast
+  local sched, tasks, failed = self._sched, {}, 0
+  local function on_done(_, err)
+    if fail_fast and errors.is_error(err) then
+      for _, t in ipairs(tasks) do sched:cancel(t) end
+    end
+  end
+  for i = 1, #calls do
+    local call = calls[i]
+    local fn = call
+    if type(call) == "table" then
+      local method = type(call[1]) == "string" and Client[call[1]]
+      if not method or not client.operation_names[call[1]] then
+        core.raise(string.format(
+          "bad argument #1 to 'gather' (calls[%d][1] must name an operation, got %s)", i, tostring(call[1])))
+      end
+      fn = function() return method(self, unpack(call, 2, call.n or #call)) end
+    elseif type(call) ~= "function" then
+      core.raise(string.format(
+        "bad argument #1 to 'gather' (calls[%d] must be a function or a table, got %s)", i, type(call)))
+    end
+    local ok, task = pcall(sched.spawn, sched, fn, on_done)
+    if not ok then -- a wrong argument: what already started must not go on
+      for _, t in ipairs(tasks) do sched:cancel(t) end
+      error(task, 0)
+    end
+    tasks[i] = task
+  end
+  sched:join(tasks)
+  local results = {}
+  for i, t in ipairs(tasks) do
+    results[i] = t.results or { n = 0 }
+    if t.raised then error(t.raised, 0) end
+    if errors.is_error(results[i][2]) then failed = failed + 1 end
+  end
+  return results, failed
+end
+
+--- Starts `fn` as a task, without blocking: its requests go on while the
+-- caller's event loop calls `client:poll`. For a Neovim plugin or an
+-- OpenResty timer:
+--
+--     local task = client:spawn(function() return client:get_session() end,
+--                               function(session, err) render(session, err) end)
+--     timer:start(0, 10, function() client:poll(0) end)   -- luv
+--
+-- @tparam function fn makes the calls; what it returns is the task's result
+-- @tparam[opt] function on_done called with that result when it is done
+-- @treturn paperspace.task with `done()`, `result()` and `cancel()`
+function Client:spawn(fn, on_done)
+  check_self(self, "spawn")
+  if type(fn) ~= "function" then
+    core.raise("bad argument #1 to 'spawn' (function expected, got " .. type(fn) .. ")")
+  end
+  if on_done ~= nil and type(on_done) ~= "function" then
+    core.raise("bad argument #2 to 'spawn' (function expected, got " .. type(on_done) .. ")")
+  end
+  return self._sched:spawn(fn, on_done)
+end
+
+--- Moves started tasks forward: reads what the network has, waiting up to
+-- `wait` seconds (default 0: never blocks), and resumes the tasks that can
+-- go on. Call it from your event loop.
+-- @tparam[opt] number wait
+-- @treturn integer how many tasks are not done
+function Client:poll(wait)
+  check_self(self, "poll")
+  if wait ~= nil and (type(wait) ~= "number" or wait < 0) then
+    core.raise("bad argument #1 to 'poll' (wait must be a number of seconds >= 0)")
+  end
+  return self._sched:step(wait or 0)
+end
+
+--- Runs the loop until every task is done (what `gather` does for its own).
+function Client:wait_all()
+  check_self(self, "wait_all")
+  local all = {}
+  for _, t in pairs(self._sched.tasks) do all[#all + 1] = t end
+  self._sched:join(all)
+end
+
+--- What the last attempt got on the wire, without another request.
+-- @treturn table|nil `status`, `headers` (lower-case names), `request_id`,
+-- `elapsed` (seconds), `method`, `url`; nil before the first call
+function Client:last_response()
+  check_self(self, "last_response")
+  return self._core:response(true)
+end
+
+--- Closes the client and its connections. Tasks still running end as
+-- cancelled; calls after this raise.
+function Client:close()
+  check_self(self, "close")
+  local sched = self._sched
+  if sched.count > 0 then
+    local pending = {}
+    for _, task in pairs(sched.tasks) do pending[#pending + 1] = task end
+    for _, task in ipairs(pending) do sched:cancel(task) end
+  end
+  self._core:close()
+end
+
+Client.__close = Client.close
+
+function Client:__tostring()
+  return "paperspace.client(" .. self._config.base_url .. ")"
+end
+
+--- The client's settings, without the API key.
+-- @treturn table a copy: `base_url`, `timeout`, `connect_timeout`, `max_retries`,
+-- `user_agent`, `max_response_bytes`, `tls_verify`, `has_api_key`
+function Client:settings()
+  check_self(self, "settings")
+  local copy = { has_api_key = self._has_key }
+  for k, v in pairs(self._config) do copy[k] = v end
+  return copy
+end
+
+return client

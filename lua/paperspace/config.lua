@@ -1,0 +1,95 @@
+--- Client configuration: defaults, environment variables and checks.
+-- @module paperspace.config
+
+local core = require "paperspace.core"
+
+local config = {}
+
+--- The production API.
+config.DEFAULT_BASE_URL = "https://api.paperspace.com/v1"
+
+--- Defaults of the options of `paperspace.new`.
+config.defaults = {
+  timeout = 60,
+  connect_timeout = 10,
+  max_retries = 2,
+  max_response_bytes = 32 * 1024 * 1024,
+  tls_verify = true,
+}
+
+-- Each option and the type it takes; the C core checks the values it uses.
+local OPTIONS = {
+  api_key = "string", base_url = "string", timeout = "number", connect_timeout = "number",
+  max_retries = "number", user_agent = "string", max_response_bytes = "number",
+  tls_verify = "boolean", ca_file = "string", logger = "function",
+  max_concurrency = "number", max_host_connections = "number",
+}
+
+--- Options a single call accepts in its `opts` table, and lists on top.
+config.call_options = { timeout = true, connect_timeout = true, max_retries = true, raw = true }
+config.list_options = { limit = true, after = true, order_by = true, order = true }
+
+--- The User-Agent: library, Lua and libcurl versions, then the user's suffix.
+-- @tparam[opt] string suffix
+-- @treturn string
+function config.user_agent(suffix)
+  local lua = type(jit) == "table" and jit.version or _VERSION
+  local ua = string.format("lua-paperspace/%s (%s; libcurl/%s)", core.version, lua,
+                           core.curl_version)
+  if suffix and suffix ~= "" then ua = ua .. " " .. suffix end
+  return ua
+end
+
+--- Raises unless `n` is nil or a whole number of retries from 0 to 100.
+-- @param n the value given
+-- @tparam string where what to name in the message
+function config.check_retries(n, where)
+  if n ~= nil and (type(n) ~= "number" or n < 0 or n ~= math.floor(n) or n > 100) then
+    core.raise(where .. ": max_retries must be an integer from 0 to 100")
+  end
+end
+
+local warned_tls = false
+
+--- Warns once per process, on stderr, that TLS verification is off.
+function config.warn_tls()
+  if warned_tls then return end
+  warned_tls = true
+  io.stderr:write("paperspace: WARNING: tls_verify = false: the server's certificate is not ",
+                  "checked, so anyone on the network path can read the API key\n")
+end
+
+--- Resolves the options given to `paperspace.new` into a full configuration.
+-- Raises on an unknown option or a value of the wrong type, naming it.
+-- @tparam[opt] table opts
+-- @tparam[opt] function getenv defaults to `os.getenv`
+-- @treturn table
+function config.resolve(opts, getenv)
+  getenv = getenv or os.getenv
+  if opts ~= nil and type(opts) ~= "table" then
+    core.raise("paperspace.new: options must be a table, got " .. type(opts))
+  end
+  opts = opts or {}
+  for k, v in pairs(opts) do
+    local want = OPTIONS[k]
+    if not want then
+      core.raise(string.format("paperspace.new: unknown option '%s'", tostring(k)))
+    elseif type(v) ~= want then
+      core.raise(string.format("paperspace.new: %s must be a %s, got %s", k, want, type(v)))
+    end
+  end
+  config.check_retries(opts.max_retries, "paperspace.new")
+  local cfg = {}
+  for k, v in pairs(config.defaults) do cfg[k] = v end
+  for k, v in pairs(opts) do cfg[k] = v end
+  local key = opts.api_key
+  if key == nil then key = getenv("PAPERSPACE_API_KEY") end
+  if key == "" then key = nil end
+  cfg.api_key = key
+  cfg.base_url = opts.base_url or getenv("PAPERSPACE_API_URL") or config.DEFAULT_BASE_URL
+  cfg.user_agent = config.user_agent(opts.user_agent)
+  if cfg.tls_verify == false then config.warn_tls() end
+  return cfg
+end
+
+return config

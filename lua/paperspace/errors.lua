@@ -1,0 +1,62 @@
+--- Error objects.
+-- Every runtime failure of a call returns `nil, err`, where `err` is a table
+-- with this module's metatable. Its fields:
+--
+-- * `kind`: `bad_request` (400), `authentication` (401), `permission_denied`
+--   (403), `not_found` (404), `conflict` (409), `unprocessable` (422),
+--   `rate_limited` (429), `server_error` (5xx), `http` (any other status),
+--   `timeout`, `connection`, `tls` or `invalid_response`
+-- * `status`: the HTTP status, when a response came
+-- * `message`: what went wrong, in words
+-- * `code`: the API's own code (`"NOT_FOUND"`), from an error body
+-- * `request_id`: the `x-request-id` of the response
+-- * `method`, `url`, `path`: the request (never with the API key)
+-- * `body`: the decoded error body, when it was JSON; `headers`: the response's
+-- * `retryable`: whether trying again could succeed; `attempts`: how many were made
+--
+-- `tostring(err)` reads in one line:
+-- `paperspace: 404 not_found: Secret not found (GET /teams/t1/secrets/X, request req-1)`.
+-- @module paperspace.errors
+
+local core = require "paperspace.core"
+
+local errors = {}
+
+local Error = core.error_metatable
+Error.__index = {}
+Error.__name = "paperspace.error"
+
+--- Whether `v` is an error object of this library.
+-- @param v any value
+-- @treturn boolean
+function errors.is_error(v)
+  return getmetatable(v) == Error
+end
+
+--- Makes an error object from a table of fields (`kind` and `message` at least).
+-- @tparam table fields
+-- @treturn table the same table, now an error object
+function errors.new(fields)
+  assert(type(fields.kind) == "string" and type(fields.message) == "string",
+         "an error needs a kind and a message")
+  return setmetatable(fields, Error)
+end
+
+--- Whether the error is of kind `kind`: `err:is("not_found")`.
+-- @tparam string kind
+-- @treturn boolean
+function Error.__index.is(err, kind)
+  return err.kind == kind
+end
+
+function Error.__tostring(err)
+  local head = err.status and (err.status .. " " .. err.kind) or err.kind
+  local where = {}
+  if err.method and err.path then where[#where + 1] = err.method .. " " .. err.path end
+  if err.request_id then where[#where + 1] = "request " .. err.request_id end
+  if err.attempts and err.attempts > 1 then where[#where + 1] = err.attempts .. " attempts" end
+  local tail = #where > 0 and (" (" .. table.concat(where, ", ") .. ")") or ""
+  return "paperspace: " .. head .. ": " .. tostring(err.message) .. tail
+end
+
+return errors

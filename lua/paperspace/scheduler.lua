@@ -1,0 +1,219 @@
+--- Calls that run concurrently: each is a task, a coroutine whose requests
+-- are started on the client's curl multi handle instead of blocking; the
+-- task waits (yields) until its transfer finishes, and the loop resumes it.
+-- So every method, with its retries and pages, runs unchanged inside a task.
+--
+-- The loop is either `client:gather` (which blocks until its calls are
+-- done) or the caller's own event loop calling `client:poll`.
+-- @module paperspace.scheduler
+
+local core = require "paperspace.core"
+local errors = require "paperspace.errors"
+
+local Scheduler = {}
+Scheduler.__index = Scheduler
+
+local Task = {}
+Task.__index = Task
+Task.__name = "paperspace.task"
+
+local pack = table.pack or function(...) return { n = select("#", ...), ... } end
+local unpack = table.unpack or unpack -- luacheck: ignore 143
+
+local scheduler = {}
+
+--- A scheduler for one client's core handle.
+-- @local
+function scheduler.new(handle)
+  return setmetatable({
+    core = handle,
+    capacity = handle:capacity(),
+    tasks = {},    -- coroutine -> task, for the tasks not finished
+    by_id = {},    -- started transfer id -> task waiting for it
+    running = 0,   -- how many of those
+    queue = {},    -- tasks waiting for a free transfer: queue[head..tail]
+    head = 1,
+    tail = 0,
+    sleepers = {}, -- tasks waiting for a time (retry backoff)
+    count = 0,     -- tasks not finished
+  }, Scheduler)
+end
+
+--- The task running now, when it is one of ours.
+-- @local
+function Scheduler:current()
+  if self.count == 0 then return nil end
+  local co = coroutine.running()
+  return co and self.tasks[co]
+end
+
+--- Inside a task: starts one attempt of `op_name` and waits for its result.
+-- @local
+function Scheduler:call(task, op_name, ...)
+  local id = self.running < self.capacity and self.core:start(op_name, ...)
+  while not id do -- max_concurrency transfers are running: wait in line
+    self.tail = self.tail + 1
+    self.queue[self.tail] = task
+    coroutine.yield()
+    id = self.core:start(op_name, ...)
+  end
+  task.id = id
+  self.by_id[id] = task
+  self.running = self.running + 1
+  return coroutine.yield()
+end
+
+--- Inside a task: waits `seconds` without blocking the other tasks.
+-- @local
+function Scheduler:sleep(task, seconds)
+  task.wake = core.now() + seconds
+  self.sleepers[#self.sleepers + 1] = task
+  coroutine.yield()
+end
+
+local function finish(self, task, ok, ...)
+  if coroutine.status(task.co) ~= "dead" then return end
+  self.tasks[task.co] = nil
+  self.count = self.count - 1
+  task.finished = true
+  if ok then
+    task.results = pack(...)
+  else
+    task.raised = (...)
+  end
+  if task.on_done and ok then task.on_done(...) end
+  local parent = task.parent
+  if parent and parent.joining and not parent.finished
+     and coroutine.status(parent.co) == "suspended" and scheduler.all_done(parent.joining) then
+    parent.joining = nil
+    finish(task.scheduler, parent, coroutine.resume(parent.co))
+  end
+end
+
+local function resume(self, task, ...)
+  finish(self, task, coroutine.resume(task.co, ...))
+end
+
+--- Whether every task of the list is done.
+-- @local
+function scheduler.all_done(tasks)
+  for i = 1, #tasks do
+    if not tasks[i].finished then return false end
+  end
+  return true
+end
+
+--- Starts `fn` as a task; it runs until its first request. Started from
+-- inside a task, it is that task's child (see `join`).
+-- @local
+function Scheduler:spawn(fn, on_done)
+  local task = setmetatable({ co = coroutine.create(fn), scheduler = self, on_done = on_done,
+                              parent = self:current() }, Task)
+  self.tasks[task.co] = task
+  self.count = self.count + 1
+  resume(self, task)
+  if task.raised then error(task.raised, 0) end -- a programmer error: raise it now
+  return task
+end
+
+-- Lets queued tasks start, as many as there are free transfers.
+local function wake(self)
+  while self.running < self.capacity and self.head <= self.tail do
+    local task = self.queue[self.head]
+    self.queue[self.head] = nil
+    self.head = self.head + 1
+    if not task.cancelled then resume(self, task) end
+  end
+end
+
+--- One turn: moves the transfers forward, waiting up to `wait` seconds,
+-- and resumes every task that can go on. Returns the number of tasks left.
+-- @local
+function Scheduler:step(wait)
+  wait = wait or 0
+  local now = core.now()
+  for _, task in ipairs(self.sleepers) do
+    if task.wake - now < wait then wait = math.max(task.wake - now, 0) end
+  end
+  local ids = self.core:poll(wait)
+  for _, id in ipairs(ids) do
+    local task = self.by_id[id]
+    -- nil when an earlier task's callback cancelled this one meanwhile.
+    if task then
+      self.by_id[id] = nil
+      self.running = self.running - 1
+      -- Resumed at once, so that what it reads of its response is its own.
+      resume(self, task, self.core:finish(id))
+    end
+  end
+  if #self.sleepers > 0 then
+    now = core.now()
+    local still, ready = {}, {}
+    for _, task in ipairs(self.sleepers) do
+      if not task.cancelled then
+        if task.wake <= now then ready[#ready + 1] = task else still[#still + 1] = task end
+      end
+    end
+    self.sleepers = still
+    for _, task in ipairs(ready) do resume(self, task) end
+  end
+  wake(self)
+  return self.count
+end
+
+--- Waits until every task of the list is done: inside a task by yielding
+-- (the others go on), outside by running the loop.
+-- @local
+function Scheduler:join(tasks)
+  local me = self:current()
+  if me then
+    if not scheduler.all_done(tasks) then
+      me.joining = tasks
+      coroutine.yield()
+    end
+    return
+  end
+  while not scheduler.all_done(tasks) do
+    if self.running == 0 and #self.sleepers == 0 and self.head > self.tail then
+      error("paperspace: tasks are waiting for something that will not happen", 2)
+    end
+    self:step(1)
+  end
+end
+
+--- Cancels a task: its transfer is stopped, and it never resumes.
+-- @local
+function Scheduler:cancel(task)
+  if task.finished then return end
+  if task.id and self.by_id[task.id] == task then
+    self.by_id[task.id] = nil
+    self.running = self.running - 1
+    self.core:cancel(task.id)
+  end
+  task.cancelled = true
+  self.tasks[task.co] = nil
+  self.count = self.count - 1
+  task.finished = true
+  task.results = pack(nil, errors.new { kind = "cancelled", message = "cancelled before it finished" })
+end
+
+--- Whether the task has finished (or was cancelled).
+-- @treturn boolean
+function Task:done()
+  return self.finished == true
+end
+
+--- What the task's function returned, once it is done: for a call, the
+-- result and the error, as the method would return them.
+function Task:result()
+  if not self.finished then error("paperspace: the task has not finished", 2) end
+  if self.raised then error(self.raised, 0) end
+  return unpack(self.results, 1, self.results.n)
+end
+
+--- Stops the task; its result becomes `nil, err` with `err.kind == "cancelled"`.
+function Task:cancel()
+  self.scheduler:cancel(self)
+end
+
+return scheduler

@@ -1,0 +1,60 @@
+-- The examples run as the README says, against the bundled emulator, and
+-- never print a secret's value.
+local helpers = require "spec.support.helpers"
+local run = helpers.run
+
+local interpreter = helpers.interpreter
+
+local function with_emulator(...)
+  local env = string.format("LUA_PATH='%s' LUA_CPATH='%s' ", package.path, package.cpath)
+  return run(env .. interpreter() .. " examples/with_emulator.lua " .. table.concat({ ... }, " "))
+end
+
+describe("examples", function()
+  it("quickstart walks through session, members and secrets", function()
+    local out, ok = with_emulator("examples/quickstart.lua")
+    assert.is_true(ok, out)
+    assert.matches("Logged in as ada@example.com on team Acme %(team%-1%)", out)
+    assert.matches("paperspace.member(user-1 ada@example.com admin)", out, 1, true)
+    assert.matches("created  paperspace.secret(QUICKSTART_TOKEN, created ", out, 1, true)
+    assert.matches("missing  paperspace: 404 not_found:", out, 1, true)
+    assert.matches("deleted  QUICKSTART_TOKEN", out, 1, true)
+    assert.not_matches("first value", out, 1, true)
+    assert.not_matches("second value", out, 1, true)
+  end)
+
+  it("ci_secrets creates, then on a second run updates, without printing values", function()
+    local out, ok = with_emulator("examples/ci_secrets.lua", "examples/ci_secrets.lua")
+    assert.is_true(ok, out)
+    assert.matches("created  DATABASE_URL.*updated  DATABASE_URL", out)
+    assert.matches("team team%-1 now has 3 secrets", out)
+    assert.not_matches("postgres://", out, 1, true)
+    assert.not_matches("tok-123", out, 1, true)
+  end)
+
+  it("audit_admins reports the admins", function()
+    local out, ok = with_emulator("examples/audit_admins.lua")
+    assert.is_true(ok, out)
+    assert.matches("team team%-1: 6 members, 1 admins", out)
+    assert.matches("ada@example.com%s+ok", out)
+  end)
+
+  it("neovim_luv keeps its UI timer running while calls are in flight", function()
+    local out, ok = with_emulator("examples/neovim_luv.lua")
+    assert.is_true(ok, out)
+    assert.matches("session: ada@example.com on team team%-1", out)
+    assert.matches("6 members, 1 admins", out)
+    assert.matches("the UI timer ran %d+ frames while the calls were in flight", out)
+  end)
+
+  it("the runner fails when a script fails", function()
+    local tmp = os.tmpname()
+    local f = assert(io.open(tmp, "w"))
+    f:write("os.exit(3)\n")
+    f:close()
+    local out, ok = with_emulator(tmp)
+    os.remove(tmp)
+    assert.is_false(ok)
+    assert.matches("FAILED", out)
+  end)
+end)

@@ -1,0 +1,71 @@
+-- Shared by the specs: an emulator per describe block and clients for it.
+local emulator = require "paperspace.emulator"
+local paperspace = require "paperspace"
+local socket = require "socket"
+
+local helpers = {}
+
+--- Starts an emulator with `opts`; stopped by the returned handle's stop().
+function helpers.emulator(opts)
+  return emulator.start(opts or {})
+end
+
+--- A client for the emulator `emu`, with the emulator's key unless `opts`
+-- says otherwise.
+function helpers.client(emu, opts)
+  local o = { api_key = emu.api_key, base_url = emu.url, timeout = 10 }
+  for k, v in pairs(opts or {}) do o[k] = v end
+  return paperspace.new(o)
+end
+
+--- For a describe block: an emulator started once (with `emu_opts`), reset
+-- before each test, and a fresh client (with `client_opts`) for each test,
+-- closed after it. `bind(emu, client)` hands them to the block's locals.
+function helpers.use_emulator(emu_opts, client_opts, bind)
+  -- busted gives its functions to spec files, not to the modules they load.
+  local busted = require "busted"
+  local emu, client
+  busted.setup(function() emu = helpers.emulator(emu_opts) end)
+  busted.teardown(function() emu:stop() end)
+  busted.before_each(function()
+    emu:reset()
+    client = helpers.client(emu, client_opts)
+    bind(emu, client)
+  end)
+  busted.after_each(function() client:close() end)
+end
+
+--- Runs a shell command; returns its output (stderr too) and whether it
+-- exited with 0.
+function helpers.run(cmd)
+  local p = assert(io.popen(cmd .. " 2>&1"))
+  local out = p:read("*a")
+  local ok, _, code = p:close()
+  return out, ok == true or code == 0
+end
+
+--- A port on 127.0.0.1 that is free now: binds port 0, reads what the
+-- kernel chose, closes the socket. Another process could take it before
+-- the caller binds it; on loopback that is unlikely.
+-- @treturn integer|nil the port, or nil and the error
+function helpers.free_port()
+  local s, err = socket.tcp()
+  if not s then return nil, err end
+  local ok, berr = s:bind("127.0.0.1", 0)
+  if not ok then
+    s:close()
+    return nil, berr
+  end
+  local _, port = s:getsockname()
+  s:close()
+  return tonumber(port)
+end
+
+--- The command that runs this Lua interpreter, for child processes.
+function helpers.interpreter()
+  local i = -1
+  while arg[i - 1] do i = i - 1 end
+  return arg[i] or "lua5.4"
+end
+
+return helpers

@@ -1,0 +1,462 @@
+/*
+ * client.c: the client handle, a userdata owning the curl multi handle, the
+ * share (connections, DNS, TLS sessions), the pool of transfers, the header
+ * lists and the settings. Closed by close(), __close or __gc, whichever
+ * comes first. Calls either block (call) or are started and driven by the
+ * caller's loop (start, poll, finish, cancel).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "paperspace.h"
+
+#define DEFAULT_TIMEOUT_MS 60000L
+#define DEFAULT_CONNECT_TIMEOUT_MS 10000L
+#define DEFAULT_MAX_RESPONSE ((curl_off_t)32 * 1024 * 1024)
+#define DEFAULT_MAX_CONCURRENCY 8
+#define MAX_CONCURRENCY 1000
+
+ps_client *ps_client_check(lua_State *L, int idx) {
+    ps_client *c = luaL_checkudata(L, idx, PS_CLIENT_MT);
+    if (c->closed)
+        ps_raise(L, "paperspace: the client is closed");
+    return c;
+}
+
+static void wipe(char *s) {
+    volatile char *p = s;
+    while (s != NULL && *p)
+        *p++ = 0;
+}
+
+static void free_headers(struct curl_slist **list) {
+    struct curl_slist *l;
+    for (l = *list; l != NULL; l = l->next)
+        wipe(l->data); /* one of them holds the API key */
+    curl_slist_free_all(*list);
+    *list = NULL;
+}
+
+static void client_release(lua_State *L, ps_client *c) {
+    int i;
+    if (c->closed)
+        return;
+    c->closed = 1;
+    if (c->pool != NULL) {
+        for (i = 0; i <= c->max_concurrency; i++) {
+            ps_transfer *t = c->pool[i];
+            if (t == NULL)
+                continue;
+            if (t->state == PS_RUNNING)
+                curl_multi_remove_handle(c->multi, t->easy);
+            ps_transfer_forget(L, t);
+            ps_transfer_free(t);
+        }
+        free(c->pool);
+        c->pool = NULL;
+    }
+    /* The easy handles first, then what they used. */
+    if (c->multi != NULL)
+        curl_multi_cleanup(c->multi);
+    if (c->share != NULL)
+        curl_share_cleanup(c->share);
+    c->multi = NULL;
+    c->share = NULL;
+    free_headers(&c->headers);
+    free_headers(&c->body_headers);
+    wipe(c->api_key);
+    free(c->api_key);
+    free(c->base_url);
+    free(c->user_agent);
+    free(c->ca_file);
+    c->api_key = c->base_url = c->user_agent = c->ca_file = NULL;
+}
+
+/* Reads string field `key` of the config table; raises when it holds NUL,
+ * CR or LF, which would let it forge a header or a request line. */
+static const char *config_string(lua_State *L, const char *key, size_t *len) {
+    const char *s;
+    lua_getfield(L, 1, key);
+    if (lua_isnil(L, -1)) {
+        lua_pop(L, 1);
+        return NULL;
+    }
+    if (lua_type(L, -1) != LUA_TSTRING)
+        ps_raise(L, "paperspace.new: %s must be a string, got %s", key, luaL_typename(L, -1));
+    s = lua_tolstring(L, -1, len);
+    if (memchr(s, '\0', *len) || memchr(s, '\r', *len) || memchr(s, '\n', *len))
+        ps_raise(L, "paperspace.new: %s must not contain NUL, CR or LF", key);
+    lua_pop(L, 1); /* still referenced by the config table */
+    return s;
+}
+
+static long config_ms(lua_State *L, const char *key, long fallback) {
+    long ms = fallback;
+    lua_getfield(L, 1, key);
+    if (!lua_isnil(L, -1) && (ms = ps_seconds_ms(L, -1)) < 0)
+        ps_raise(L, "paperspace.new: %s must be a positive number of seconds", key);
+    lua_pop(L, 1);
+    return ms;
+}
+
+static char *copy(lua_State *L, const char *s, size_t len) {
+    char *p = malloc(len + 1);
+    if (p == NULL)
+        ps_raise(L, "paperspace.new: not enough memory");
+    memcpy(p, s, len);
+    p[len] = '\0';
+    return p;
+}
+
+static void add_header(lua_State *L, struct curl_slist **list, const char *line) {
+    struct curl_slist *l = curl_slist_append(*list, line);
+    if (l == NULL)
+        ps_raise(L, "paperspace.new: not enough memory");
+    *list = l;
+}
+
+static void set_base_url(lua_State *L, ps_client *c) {
+    size_t len;
+    const char *url = config_string(L, "base_url", &len);
+    if (url == NULL)
+        ps_raise(L, "paperspace.new: base_url is required");
+    if (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0)
+        ps_raise(L, "paperspace.new: base_url must start with http:// or https://");
+    if (strpbrk(url, "?# \t") != NULL)
+        ps_raise(L, "paperspace.new: base_url must have no query, fragment or spaces");
+    while (len > 0 && url[len - 1] == '/')
+        len--; /* the operations' paths start with "/" */
+    c->base_url = copy(L, url, len);
+    c->base_len = len;
+}
+
+static void set_headers(lua_State *L, ps_client *c) {
+    size_t len;
+    const char *key = config_string(L, "api_key", &len);
+    if (key != NULL && len > 0) {
+        luaL_Buffer b;
+        c->api_key = copy(L, key, len);
+        c->key_len = len;
+        luaL_buffinit(L, &b);
+        luaL_addstring(&b, "Authorization: Bearer ");
+        luaL_addlstring(&b, key, len);
+        luaL_pushresult(&b);
+        add_header(L, &c->headers, lua_tostring(L, -1));
+        add_header(L, &c->body_headers, lua_tostring(L, -1));
+        lua_pop(L, 1);
+    }
+    add_header(L, &c->headers, "Accept: application/json");
+    add_header(L, &c->body_headers, "Accept: application/json");
+    add_header(L, &c->body_headers, "Content-Type: application/json");
+    /* The bodies are small: waiting for "100 Continue" only adds a round trip. */
+    add_header(L, &c->headers, "Expect:");
+    add_header(L, &c->body_headers, "Expect:");
+}
+
+static int config_int(lua_State *L, const char *key, int fallback, int min, int max) {
+    lua_Number n;
+    lua_getfield(L, 1, key);
+    if (lua_isnil(L, -1)) {
+        lua_pop(L, 1);
+        return fallback;
+    }
+    n = lua_tonumber(L, -1);
+    if (lua_type(L, -1) != LUA_TNUMBER || !ps_isinteger(L, -1) || n < min || n > max)
+        ps_raise(L, "paperspace.new: %s must be an integer from %d to %d", key, min, max);
+    lua_pop(L, 1);
+    return (int)n;
+}
+
+/* The multi handle, the share and the first transfer. Concurrent calls to
+ * one host use HTTP/2 streams of one connection when the server offers
+ * HTTP/2, and up to max_host_connections kept-alive connections otherwise. */
+static void set_pool(lua_State *L, ps_client *c) {
+    static const curl_lock_data shared[] = {CURL_LOCK_DATA_CONNECT, CURL_LOCK_DATA_DNS,
+                                            CURL_LOCK_DATA_SSL_SESSION};
+    size_t i;
+    c->max_concurrency = config_int(L, "max_concurrency", DEFAULT_MAX_CONCURRENCY, 1,
+                                    MAX_CONCURRENCY);
+    c->max_host_connections =
+        config_int(L, "max_host_connections", c->max_concurrency, 1, MAX_CONCURRENCY);
+    c->share = curl_share_init();
+    c->multi = curl_multi_init();
+    c->pool = calloc((size_t)c->max_concurrency + 1, sizeof *c->pool);
+    if (c->share == NULL || c->multi == NULL || c->pool == NULL)
+        ps_raise(L, "paperspace.new: could not set up libcurl (out of memory)");
+    for (i = 0; i < sizeof shared / sizeof shared[0]; i++)
+        if (curl_share_setopt(c->share, CURLSHOPT_SHARE, shared[i]) != CURLSHE_OK)
+            ps_raise(L, "paperspace.new: libcurl cannot share connections here");
+    /* libcurl's default cache size follows the number of transfers in the
+     * multi handle, so it would close idle connections as a batch winds
+     * down; keep every connection the host may have. */
+    if (curl_multi_setopt(c->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX) != CURLM_OK ||
+        curl_multi_setopt(c->multi, CURLMOPT_MAX_HOST_CONNECTIONS,
+                          (long)c->max_host_connections) != CURLM_OK ||
+        curl_multi_setopt(c->multi, CURLMOPT_MAXCONNECTS, (long)c->max_host_connections) !=
+            CURLM_OK)
+        ps_raise(L, "paperspace.new: could not set up libcurl's multi handle");
+    c->pool[0] = ps_transfer_new(c, 0);
+    if (c->pool[0] == NULL)
+        ps_raise(L, "paperspace.new: could not set up libcurl");
+    c->last = c->pool[0];
+}
+
+/* core.new(config) -> client. config: base_url, api_key, user_agent,
+ * timeout, connect_timeout (seconds), max_response_bytes, tls_verify,
+ * ca_file, max_concurrency, max_host_connections. */
+int ps_client_new(lua_State *L) {
+    ps_client *c;
+    size_t len;
+    const char *ua, *ca;
+    luaL_checktype(L, 1, LUA_TTABLE);
+    c = lua_newuserdata(L, sizeof *c);
+    memset(c, 0, sizeof *c);
+    /* The metatable first: if a check below raises, __gc frees what exists. */
+    luaL_getmetatable(L, PS_CLIENT_MT);
+    lua_setmetatable(L, -2);
+
+    set_base_url(L, c);
+    set_headers(L, c);
+    ua = config_string(L, "user_agent", &len);
+    if (ua == NULL) {
+        ua = "lua-paperspace/" PS_VERSION;
+        len = strlen(ua);
+    }
+    c->user_agent = copy(L, ua, len);
+    c->timeout_ms = config_ms(L, "timeout", DEFAULT_TIMEOUT_MS);
+    c->connect_timeout_ms = config_ms(L, "connect_timeout", DEFAULT_CONNECT_TIMEOUT_MS);
+    lua_getfield(L, 1, "max_response_bytes");
+    if (lua_isnil(L, -1))
+        c->max_response_bytes = DEFAULT_MAX_RESPONSE;
+    else if (lua_type(L, -1) == LUA_TNUMBER && lua_tonumber(L, -1) >= 1)
+        c->max_response_bytes = (curl_off_t)lua_tonumber(L, -1);
+    else
+        ps_raise(L, "paperspace.new: max_response_bytes must be a positive number");
+    lua_pop(L, 1);
+    lua_getfield(L, 1, "tls_verify");
+    c->tls_verify = lua_isnil(L, -1) || lua_toboolean(L, -1);
+    lua_pop(L, 1);
+    ca = config_string(L, "ca_file", &len);
+    if (ca != NULL)
+        c->ca_file = copy(L, ca, len);
+
+    set_pool(L, c);
+    return 1;
+}
+
+/* The operation named by argument 2 of call, start and build, with the
+ * stack cut to its arguments (absent ones read as nil). */
+static const ps_operation *check_operation(lua_State *L) {
+    const char *name = luaL_checkstring(L, 2);
+    const ps_operation *op = ps_operation_find(name);
+    if (op == NULL)
+        ps_raise(L, "paperspace: unknown operation '%s'", name);
+    lua_settop(L, 2 + ps_operation_nargs(op));
+    return op;
+}
+
+/* Pushes the result of done transfer t, then makes it free for the next
+ * call; its record stays readable by response() until then. */
+static int take_result(lua_State *L, ps_transfer *t) {
+    int n = ps_response_push(L, t, t->rc);
+    ps_transfer_forget(L, t);
+    t->state = PS_IDLE;
+    t->client->last = t;
+    return n;
+}
+
+/* client:call(operation, params..., [body], [opts]) -> value | nil, err
+ * Runs one attempt of the operation to its end. */
+static int client_call(lua_State *L) {
+    ps_client *c = ps_client_check(L, 1);
+    const ps_operation *op = check_operation(L);
+    ps_transfer *t = c->pool[0];
+    ps_request_build(L, t, op, 3);
+    ps_transfer_run(t);
+    return take_result(L, t);
+}
+
+/* client:start(operation, params..., [body], [opts]) -> id | nil
+ * Starts one attempt without waiting; nil when max_concurrency are running. */
+static int client_start(lua_State *L) {
+    ps_client *c = ps_client_check(L, 1);
+    const ps_operation *op = check_operation(L);
+    ps_transfer *t = NULL;
+    int i;
+    for (i = 1; i <= c->max_concurrency && t == NULL; i++) {
+        if (c->pool[i] == NULL && (c->pool[i] = ps_transfer_new(c, i)) == NULL)
+            return ps_raise(L, "paperspace: could not set up libcurl (out of memory)");
+        if (c->pool[i]->state == PS_IDLE)
+            t = c->pool[i];
+    }
+    if (t == NULL)
+        return 0;
+    ps_request_build(L, t, op, 3);
+    ps_transfer_start(t);
+    lua_pushinteger(L, t->id);
+    return 1;
+}
+
+static ps_transfer *check_id(lua_State *L, ps_client *c, int idx) {
+    lua_Integer id = luaL_checkinteger(L, idx);
+    if (id < 1 || id > c->max_concurrency || c->pool[id] == NULL || c->pool[id]->state == PS_IDLE)
+        ps_raise(L, "paperspace: no started call has id %d", (int)id);
+    return c->pool[id];
+}
+
+/* client:poll([wait]) -> {id, ...}, running
+ * Moves started calls forward, waiting up to `wait` seconds (default 0) for
+ * the network; returns the ids of those that finished, and how many run. */
+static int client_poll(lua_State *L) {
+    ps_client *c = ps_client_check(L, 1);
+    lua_Number wait = luaL_optnumber(L, 2, 0);
+    int i, n = 0, running = 0;
+    ps_multi_drive(c, wait > 0 ? (long)(wait * 1000 + 0.5) : 0);
+    lua_newtable(L);
+    for (i = 1; i <= c->max_concurrency; i++) {
+        ps_transfer *t = c->pool[i];
+        if (t == NULL)
+            continue;
+        if (t->state == PS_DONE) {
+            lua_pushinteger(L, i);
+            lua_rawseti(L, -2, ++n);
+        }
+        running += t->state == PS_RUNNING;
+    }
+    lua_pushinteger(L, running);
+    return 2;
+}
+
+/* client:finish(id) -> value | nil, err: the result of a finished call. */
+static int client_finish(lua_State *L) {
+    ps_client *c = ps_client_check(L, 1);
+    ps_transfer *t = check_id(L, c, 2);
+    if (t->state != PS_DONE)
+        return ps_raise(L, "paperspace: call %d has not finished", t->id);
+    return take_result(L, t);
+}
+
+/* client:cancel(id): stops a started call and forgets it. */
+static int client_cancel(lua_State *L) {
+    ps_client *c = ps_client_check(L, 1);
+    ps_transfer *t = check_id(L, c, 2);
+    ps_transfer_stop(t);
+    ps_transfer_forget(L, t);
+    t->state = PS_IDLE;
+    return 0;
+}
+
+/* client:capacity() -> max_concurrency */
+static int client_capacity(lua_State *L) {
+    lua_pushinteger(L, ps_client_check(L, 1)->max_concurrency);
+    return 1;
+}
+
+/* client:build(operation, params..., [body], [opts]) -> method, url, body
+ * Builds the request without sending it. */
+static int client_build(lua_State *L) {
+    ps_client *c = ps_client_check(L, 1);
+    const ps_operation *op = check_operation(L);
+    ps_transfer *t = c->pool[0];
+    ps_request_build(L, t, op, 3);
+    lua_pushstring(L, op->method);
+    lua_pushlstring(L, t->url.data, t->url.len);
+    if (t->payload.len > 0)
+        lua_pushlstring(L, t->payload.data, t->payload.len);
+    else
+        lua_pushnil(L);
+    ps_buf_wipe(&t->payload);
+    ps_transfer_forget(L, t);
+    return 3;
+}
+
+/* client:response([with_headers]) -> {status, headers, request_id, elapsed,
+ * method, url, path}: what the last attempt whose result was taken got,
+ * read from its transfer without a request. `false` leaves out the headers
+ * table, for a cheaper record. */
+static int client_response(lua_State *L) {
+    ps_client *c = ps_client_check(L, 1);
+    ps_transfer *t = c->last;
+    long status;
+    size_t len;
+    const char *id;
+    curl_off_t us = 0;
+    if (t == NULL || t->call.op == NULL)
+        return 0;
+    ps_newtable(L, 0, 7);
+    status = ps_response_status(t);
+    if (status > 0) {
+        lua_pushinteger(L, (lua_Integer)status);
+        lua_setfield(L, -2, "status");
+    }
+    if (lua_isnone(L, 2) || lua_toboolean(L, 2)) {
+        ps_headers_push(L, &t->head);
+        ps_scrub_table(L, t, -1);
+        lua_setfield(L, -2, "headers");
+    }
+    id = ps_header_find(&t->head, "x-request-id", &len);
+    if (id != NULL) {
+        lua_pushlstring(L, id, len);
+        lua_setfield(L, -2, "request_id");
+    }
+    if (curl_easy_getinfo(t->easy, CURLINFO_TOTAL_TIME_T, &us) == CURLE_OK) {
+        lua_pushnumber(L, (lua_Number)us / 1e6);
+        lua_setfield(L, -2, "elapsed");
+    }
+    lua_pushstring(L, t->call.op->method);
+    lua_setfield(L, -2, "method");
+    lua_pushlstring(L, t->url.data, t->url.len);
+    lua_setfield(L, -2, "url");
+    lua_pushlstring(L, t->url.data + t->call.path_at, t->url.len - t->call.path_at);
+    lua_setfield(L, -2, "path");
+    return 1;
+}
+
+static int client_close(lua_State *L) {
+    client_release(L, luaL_checkudata(L, 1, PS_CLIENT_MT));
+    return 0;
+}
+
+static int client_tostring(lua_State *L) {
+    ps_client *c = luaL_checkudata(L, 1, PS_CLIENT_MT);
+    if (c->closed)
+        lua_pushliteral(L, "paperspace.core client (closed)");
+    else
+        lua_pushfstring(L, "paperspace.core client (%s)", c->base_url);
+    return 1;
+}
+
+static const luaL_Reg client_methods[] = {
+    {"call", client_call},
+    {"start", client_start},
+    {"poll", client_poll},
+    {"finish", client_finish},
+    {"cancel", client_cancel},
+    {"capacity", client_capacity},
+    {"build", client_build},
+    {"response", client_response},
+    {"close", client_close},
+    {NULL, NULL},
+};
+
+static const luaL_Reg client_meta[] = {
+    {"__gc", client_close},
+    {"__close", client_close},
+    {"__tostring", client_tostring},
+    {NULL, NULL},
+};
+
+/* Creates the client metatable; expects the PS_NUPVALUES upvalues on the
+ * stack and pops them. */
+void ps_client_open(lua_State *L) {
+    int i;
+    luaL_newmetatable(L, PS_CLIENT_MT);
+    lua_insert(L, -(PS_NUPVALUES + 1));
+    ps_newtable(L, 0, 4);
+    for (i = 0; i < PS_NUPVALUES; i++)
+        lua_pushvalue(L, -(PS_NUPVALUES + 1));
+    ps_setfuncs(L, client_methods, PS_NUPVALUES);
+    lua_setfield(L, -(PS_NUPVALUES + 2), "__index");
+    ps_setfuncs(L, client_meta, PS_NUPVALUES);
+    lua_pop(L, 1);
+}

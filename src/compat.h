@@ -1,0 +1,60 @@
+/*
+ * compat.h: the few Lua C API calls that differ between Lua 5.1 (and
+ * LuaJIT), 5.2, 5.3 and 5.4. The rest of the core is written against the
+ * names defined here, so it builds unchanged on every one of them.
+ */
+#ifndef PAPERSPACE_COMPAT_H
+#define PAPERSPACE_COMPAT_H
+
+#include <lua.h>
+#include <lauxlib.h>
+
+#if LUA_VERSION_NUM >= 502
+#define ps_rawlen(L, i) lua_rawlen(L, i)
+#define ps_setfuncs(L, l, n) luaL_setfuncs(L, l, n)
+#define ps_testudata(L, i, t) luaL_testudata(L, i, t)
+#else
+/* LuaJIT declares some 5.2 functions and PUC 5.1 none; our own static
+ * versions avoid depending on which. */
+#define ps_rawlen(L, i) lua_objlen(L, i)
+
+static inline void ps_setfuncs(lua_State *L, const luaL_Reg *l, int nup) {
+    luaL_checkstack(L, nup + 1, "too many upvalues");
+    for (; l->name != NULL; l++) {
+        int i;
+        for (i = 0; i < nup; i++)
+            lua_pushvalue(L, -nup);
+        lua_pushcclosure(L, l->func, nup);
+        lua_setfield(L, -(nup + 2), l->name);
+    }
+    lua_pop(L, nup);
+}
+
+static inline void *ps_testudata(lua_State *L, int i, const char *tname) {
+    void *p = lua_touserdata(L, i);
+    if (p == NULL || !lua_getmetatable(L, i))
+        return NULL;
+    luaL_getmetatable(L, tname);
+    if (!lua_rawequal(L, -1, -2))
+        p = NULL;
+    lua_pop(L, 2);
+    return p;
+}
+#endif
+
+#if LUA_VERSION_NUM >= 503
+#define ps_isinteger(L, i) lua_isinteger(L, i)
+#else
+static inline int ps_isinteger(lua_State *L, int i) {
+    lua_Number n;
+    if (lua_type(L, i) != LUA_TNUMBER)
+        return 0;
+    n = lua_tonumber(L, i);
+    return n == (lua_Number)(long long)n;
+}
+#endif
+
+/* Pushes a fresh table with room for narr array and nrec hash entries. */
+#define ps_newtable(L, narr, nrec) lua_createtable(L, narr, nrec)
+
+#endif

@@ -1,0 +1,126 @@
+/*
+ * core.c: luaopen_paperspace_core, the C module behind `paperspace`.
+ * It holds a private lua-cjson instance, so that a user's cjson settings
+ * never change how the API's JSON is read or written.
+ */
+#include <errno.h>
+#include <time.h>
+
+#include "paperspace.h"
+
+/* core.escape(s) -> s percent-encoded as one path segment. */
+static int core_escape(lua_State *L) {
+    size_t len;
+    const char *s = luaL_checklstring(L, 1, &len);
+    ps_buf b = {NULL, 0, 0};
+    int oom = 0;
+    ps_escape_segment(&b, s, len, &oom);
+    if (oom) {
+        ps_buf_free(&b);
+        return luaL_error(L, "paperspace: not enough memory");
+    }
+    lua_pushlstring(L, b.data ? b.data : "", b.len);
+    ps_buf_free(&b);
+    return 1;
+}
+
+/* core.check_name(value, fname, what, pos) -> value as a string, checked as
+ * an id or a name is before it goes into a path; raises naming `what`. */
+static int core_check_name(lua_State *L) {
+    const char *fname = luaL_checkstring(L, 2);
+    const char *what = luaL_checkstring(L, 3);
+    int pos = (int)luaL_checkinteger(L, 4);
+    size_t len;
+    lua_settop(L, 4);
+    ps_check_name(L, fname, 1, pos, what, &len);
+    lua_settop(L, 1);
+    return 1;
+}
+
+/* core.raise(message): raises it at the first caller outside the library. */
+static int core_raise(lua_State *L) {
+    return ps_raise(L, "%s", luaL_checkstring(L, 1));
+}
+
+/* core.sleep(seconds): waits, for the pause between retries. */
+static int core_sleep(lua_State *L) {
+    lua_Number s = luaL_checknumber(L, 1);
+    struct timespec ts;
+    if (!(s > 0))
+        return 0;
+    ts.tv_sec = (time_t)s;
+    ts.tv_nsec = (long)((s - (lua_Number)ts.tv_sec) * 1e9);
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+        ;
+    return 0;
+}
+
+/* core.now() -> seconds on a monotonic clock, for measuring durations. */
+static int core_now(lua_State *L) {
+    struct timespec ts;
+    if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0)
+        return luaL_error(L, "paperspace: clock_gettime failed");
+    lua_pushnumber(L, (lua_Number)ts.tv_sec + (lua_Number)ts.tv_nsec / 1e9);
+    return 1;
+}
+
+static const luaL_Reg core_functions[] = {
+    {"new", ps_client_new},
+    {"escape", core_escape},
+    {"check_name", core_check_name},
+    {"raise", core_raise},
+    {"sleep", core_sleep},
+    {"now", core_now},
+    {NULL, NULL},
+};
+
+/* Pushes decode, encode and null of a new lua-cjson instance. */
+static void push_cjson(lua_State *L) {
+    lua_getglobal(L, "require");
+    lua_pushliteral(L, "cjson.safe");
+    lua_call(L, 1, 1);
+    lua_getfield(L, -1, "new");
+    lua_call(L, 0, 1);
+    lua_getfield(L, -1, "decode");
+    lua_getfield(L, -2, "encode");
+    lua_getfield(L, -3, "null");
+    lua_remove(L, -4);
+    lua_remove(L, -4);
+}
+
+static void push_versions(lua_State *L) {
+    const curl_version_info_data *v = curl_version_info(CURLVERSION_NOW);
+    lua_pushliteral(L, PS_VERSION);
+    lua_setfield(L, -2, "version");
+    lua_pushstring(L, v->version);
+    lua_setfield(L, -2, "curl_version");
+    lua_pushstring(L, v->ssl_version ? v->ssl_version : "");
+    lua_setfield(L, -2, "ssl_version");
+    lua_pushboolean(L, (v->features & CURL_VERSION_HTTP2) != 0);
+    lua_setfield(L, -2, "http2");
+}
+
+int luaopen_paperspace_core(lua_State *L) {
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+        return luaL_error(L, "paperspace: libcurl failed to initialise");
+    push_cjson(L);
+    lua_pushvalue(L, -1);
+    lua_setfield(L, LUA_REGISTRYINDEX, "paperspace.null");
+    lua_pushvalue(L, -3);
+    lua_setfield(L, LUA_REGISTRYINDEX, "paperspace.decode");
+    ps_client_open(L);
+
+    ps_newtable(L, 0, 12);
+    ps_setfuncs(L, core_functions, 0);
+    ps_operations_push(L);
+    lua_setfield(L, -2, "operations");
+    luaL_newmetatable(L, PS_ERROR_MT);
+    lua_setfield(L, -2, "error_metatable");
+    lua_getfield(L, LUA_REGISTRYINDEX, "paperspace.null");
+    lua_setfield(L, -2, "null");
+    /* The decoder responses go through, for benchmarks and tools. */
+    lua_getfield(L, LUA_REGISTRYINDEX, "paperspace.decode");
+    lua_setfield(L, -2, "decode");
+    push_versions(L);
+    return 1;
+}

@@ -1,0 +1,184 @@
+/*
+ * paperspace.h: what the files of the core share.
+ *
+ *   operations.c  the table of API operations
+ *   request.c     checks arguments and builds the URL and JSON body
+ *   transfer.c    runs HTTP attempts on the client's curl multi handle
+ *   response.c    reads headers and decodes the body into Lua values
+ *   errors.c      the error object, pushed as `nil, err` in one place
+ *   client.c      the client handle: settings, connection pool, transfers
+ *   core.c        luaopen_paperspace_core
+ */
+#ifndef PAPERSPACE_H
+#define PAPERSPACE_H
+
+#include <stddef.h>
+
+/* Without libcurl's headers, stop at once with one line that says what to
+ * install: a missing include is fatal, where #error would let a cascade of
+ * follow-on errors bury it. */
+#if defined(__has_include)
+#if !__has_include(<curl/curl.h>)
+#include "libcurl development files not found: install libcurl4-openssl-dev (Debian, Ubuntu) or libcurl-devel (Fedora), or set CURL_INCDIR"
+#endif
+#endif
+#include <curl/curl.h>
+
+#include "compat.h"
+
+int luaopen_paperspace_core(lua_State *L);
+
+#define PS_VERSION "0.1.0"
+#define PS_CLIENT_MT "paperspace.client"
+#define PS_ERROR_MT "paperspace.error"
+
+/* Upvalues shared by the client methods: the private lua-cjson instance. */
+#define PS_UPV_DECODE lua_upvalueindex(1)
+#define PS_UPV_ENCODE lua_upvalueindex(2)
+#define PS_UPV_NULL lua_upvalueindex(3)
+#define PS_NUPVALUES 3
+
+/* A growable byte buffer; every allocation result is checked by its callers. */
+typedef struct ps_buf {
+    char *data;
+    size_t len;
+    size_t cap;
+} ps_buf;
+
+int ps_buf_reserve(ps_buf *b, size_t extra);
+int ps_buf_append(ps_buf *b, const void *p, size_t n);
+int ps_buf_addstr(ps_buf *b, const char *s);
+void ps_buf_wipe(ps_buf *b);
+void ps_buf_free(ps_buf *b);
+void ps_buf_trim(ps_buf *b, size_t keep);
+
+/* operations.c */
+enum ps_result { PS_RESULT_JSON, PS_RESULT_NULLABLE, PS_RESULT_NONE };
+enum ps_field_type { PS_FIELD_STRING, PS_FIELD_BOOLEAN, PS_FIELD_NAME };
+
+typedef struct ps_field {
+    const char *name;
+    enum ps_field_type type;
+    int secret; /* never echoed: scrubbed from errors, wiped after sending */
+} ps_field;
+
+#define PS_MAX_FIELDS 2
+
+typedef struct ps_operation {
+    const char *name;
+    const char *method;
+    const char *path; /* template: "{param}" is one percent-encoded segment */
+    ps_field fields[PS_MAX_FIELDS + 1]; /* JSON body, NULL-terminated */
+    int paged;                         /* a list: takes limit/after/orderBy/order */
+    enum ps_result result;
+    const char *item; /* what a list holds, or what is returned */
+} ps_operation;
+
+const ps_operation *ps_operation_find(const char *name);
+const ps_operation *ps_operation_at(size_t i);
+int ps_operation_nparams(const ps_operation *op);
+int ps_operation_nargs(const ps_operation *op);
+void ps_operations_push(lua_State *L);
+
+/* Per-call settings, read from the optional last argument. */
+typedef struct ps_call {
+    const ps_operation *op;
+    long timeout_ms;
+    long connect_timeout_ms;
+    size_t path_at; /* offset of the path within the URL */
+} ps_call;
+
+typedef struct ps_client ps_client;
+
+enum ps_state { PS_IDLE, PS_RUNNING, PS_DONE };
+
+/* One HTTP exchange: an easy handle and its buffers, kept between calls so
+ * that memory is reused; connections live in the client's share. */
+typedef struct ps_transfer {
+    CURL *easy;
+    ps_client *client;
+    int id; /* its slot in the client's pool */
+    enum ps_state state;
+    ps_call call;
+    long timeout_ms; /* what the easy handle holds now */
+    long connect_timeout_ms;
+    int overflow; /* the response outgrew max_response_bytes */
+    CURLcode rc;  /* how the last attempt ended */
+    /* Secret values of the call's body, kept alive by a registry reference
+     * until the result is taken, so that errors can scrub them. */
+    int secrets_ref;
+    const char *secrets[PS_MAX_FIELDS];
+    size_t secret_lens[PS_MAX_FIELDS];
+    int nsecrets;
+    ps_buf url;
+    ps_buf payload;
+    ps_buf body;
+    ps_buf head; /* the raw header block of the last response */
+    /* What the easy handle holds from the last call: its operation (NULL
+     * when unknown) and URL. */
+    const ps_operation *prepared;
+    ps_buf prepared_url;
+    char errbuf[CURL_ERROR_SIZE];
+} ps_transfer;
+
+/* The client: its settings, a multi handle that runs every transfer, a
+ * share holding connections, DNS and TLS sessions, and a pool of transfers.
+ * Slot 0 serves blocking calls; slots 1..max_concurrency started ones. */
+struct ps_client {
+    CURLM *multi;
+    CURLSH *share;
+    ps_transfer **pool;
+    int max_concurrency;
+    int max_host_connections;
+    ps_transfer *last; /* the transfer whose result was taken last */
+    struct curl_slist *headers;      /* Authorization, Accept, Expect */
+    struct curl_slist *body_headers; /* the same plus Content-Type */
+    char *base_url;
+    size_t base_len;
+    char *api_key;
+    size_t key_len;
+    char *user_agent;
+    char *ca_file; /* CA certificates to verify the server with, or NULL */
+    long timeout_ms;
+    long connect_timeout_ms;
+    curl_off_t max_response_bytes;
+    int tls_verify;
+    int closed;
+};
+
+ps_client *ps_client_check(lua_State *L, int idx);
+int ps_client_new(lua_State *L);
+void ps_client_open(lua_State *L);
+
+/* request.c */
+void ps_request_build(lua_State *L, ps_transfer *t, const ps_operation *op, int base);
+size_t ps_escape_segment(ps_buf *b, const char *s, size_t len, int *oom);
+const char *ps_check_name(lua_State *L, const char *fname, int idx, int pos, const char *what,
+                          size_t *len);
+long ps_seconds_ms(lua_State *L, int idx);
+
+/* transfer.c */
+ps_transfer *ps_transfer_new(ps_client *c, int id);
+void ps_transfer_free(ps_transfer *t);
+void ps_transfer_start(ps_transfer *t);
+void ps_transfer_stop(ps_transfer *t);
+CURLcode ps_transfer_run(ps_transfer *t);
+void ps_transfer_release(ps_transfer *t);
+void ps_transfer_forget(lua_State *L, ps_transfer *t);
+int ps_multi_drive(ps_client *c, long wait_ms);
+
+/* response.c */
+int ps_response_push(lua_State *L, ps_transfer *t, CURLcode rc);
+const char *ps_header_find(const ps_buf *head, const char *name, size_t *len);
+void ps_headers_push(lua_State *L, const ps_buf *head);
+long ps_response_status(ps_transfer *t);
+
+/* errors.c */
+int ps_error_push(lua_State *L, ps_transfer *t, const char *kind, long status, int body_idx,
+                  const char *fmt, ...);
+int ps_raise(lua_State *L, const char *fmt, ...);
+void ps_scrub_table(lua_State *L, ps_transfer *t, int idx);
+const char *ps_error_kind_for_status(long status);
+const char *ps_error_kind_for_curl(CURLcode rc);
+
+#endif

@@ -1,0 +1,274 @@
+/*
+ * request.c: checks a call's arguments against its operation's row and
+ * builds the request: the URL from the base URL and percent-encoded path
+ * segments, the query of a paged list, and the JSON body. Bad arguments
+ * raise before anything is sent.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "paperspace.h"
+
+#define MAX_LIMIT 120
+
+static int arg_error(lua_State *L, const char *fname, int pos, const char *fmt, ...) {
+    va_list ap;
+    const char *what;
+    va_start(ap, fmt);
+    what = lua_pushvfstring(L, fmt, ap);
+    va_end(ap);
+    return ps_raise(L, "bad argument #%d to '%s' (%s)", pos, fname, what);
+}
+
+static void out_of_memory(lua_State *L) {
+    ps_raise(L, "paperspace: not enough memory to build the request");
+}
+
+static int is_unreserved(unsigned char ch) {
+    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+           ch == '-' || ch == '.' || ch == '_' || ch == '~';
+}
+
+/* Appends `s` percent-encoded so that it is exactly one path segment or one
+ * query value: everything but RFC 3986's unreserved characters is escaped,
+ * "/", "?", "#" and "%" included. Returns the bytes appended. */
+size_t ps_escape_segment(ps_buf *b, const char *s, size_t len, int *oom) {
+    static const char hex[] = "0123456789ABCDEF";
+    size_t i, start = b->len;
+    if (!ps_buf_reserve(b, len * 3)) {
+        *oom = 1;
+        return 0;
+    }
+    for (i = 0; i < len; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        if (is_unreserved(ch)) {
+            b->data[b->len++] = (char)ch;
+        } else {
+            b->data[b->len++] = '%';
+            b->data[b->len++] = hex[ch >> 4];
+            b->data[b->len++] = hex[ch & 15];
+        }
+    }
+    b->data[b->len] = '\0';
+    return b->len - start;
+}
+
+/* An id or a name: a non-empty string, or an integer written in decimal.
+ * Returns it as a string, replacing the value at `idx`; raises naming
+ * argument `pos` of function `fname` otherwise. */
+const char *ps_check_name(lua_State *L, const char *fname, int idx, int pos, const char *what,
+                          size_t *len) {
+    const char *s;
+    if (lua_type(L, idx) == LUA_TNUMBER && ps_isinteger(L, idx)) {
+        char num[32];
+        snprintf(num, sizeof num, "%lld", (long long)lua_tonumber(L, idx));
+        lua_pushstring(L, num);
+        lua_replace(L, idx);
+    } else if (lua_type(L, idx) != LUA_TSTRING) {
+        arg_error(L, fname, pos, "%s must be a string or an integer, got %s", what,
+                  luaL_typename(L, idx));
+    }
+    s = lua_tolstring(L, idx, len);
+    if (*len == 0)
+        arg_error(L, fname, pos, "%s must not be empty", what);
+    if (memchr(s, '\0', *len) || memchr(s, '\r', *len) || memchr(s, '\n', *len))
+        arg_error(L, fname, pos, "%s must not contain NUL, CR or LF", what);
+    /* Escaped or not, a "." or ".." segment may be resolved by a proxy or
+     * server into a different path: refuse rather than guess. */
+    if ((*len == 1 && s[0] == '.') || (*len == 2 && s[0] == '.' && s[1] == '.'))
+        arg_error(L, fname, pos, "%s must not be '.' or '..'", what);
+    return s;
+}
+
+static void build_path(lua_State *L, ps_transfer *t, const ps_operation *op, int base) {
+    const char *p = op->path;
+    int n = 0, oom = 0;
+    while (*p) {
+        const char *open = strchr(p, '{');
+        size_t lit = open ? (size_t)(open - p) : strlen(p);
+        if (!ps_buf_append(&t->url, p, lit))
+            out_of_memory(L);
+        if (open == NULL)
+            break;
+        {
+            const char *close = strchr(open, '}');
+            char what[32];
+            size_t len;
+            const char *s;
+            snprintf(what, sizeof what, "%.*s", (int)(close - open - 1), open + 1);
+            s = ps_check_name(L, op->name, base + n, n + 1, what, &len);
+            ps_escape_segment(&t->url, s, len, &oom);
+            if (oom)
+                out_of_memory(L);
+            n++;
+            p = close + 1;
+        }
+    }
+}
+
+/* Appends "<sep><key>=<value>" with the value percent-encoded. */
+static void add_query(lua_State *L, ps_transfer *t, const char *key, const char *v, size_t len) {
+    int oom = 0;
+    if (!ps_buf_addstr(&t->url, strchr(t->url.data + t->call.path_at, '?') ? "&" : "?") ||
+        !ps_buf_addstr(&t->url, key) || !ps_buf_addstr(&t->url, "="))
+        out_of_memory(L);
+    ps_escape_segment(&t->url, v, len, &oom);
+    if (oom)
+        out_of_memory(L);
+}
+
+static void build_query(lua_State *L, ps_transfer *t, const ps_operation *op, int idx, int pos) {
+    static const struct {
+        const char *option, *param;
+    } text_params[] = {{"after", "after"}, {"order_by", "orderBy"}};
+    size_t i, len;
+    lua_getfield(L, idx, "limit");
+    if (!lua_isnil(L, -1)) {
+        lua_Number n = lua_tonumber(L, -1);
+        char num[16];
+        if (lua_type(L, -1) != LUA_TNUMBER || !ps_isinteger(L, -1) || n < 1 || n > MAX_LIMIT)
+            arg_error(L, op->name, pos, "opts.limit must be an integer from 1 to %d", MAX_LIMIT);
+        snprintf(num, sizeof num, "%d", (int)n);
+        add_query(L, t, "limit", num, strlen(num));
+    }
+    lua_pop(L, 1);
+    for (i = 0; i < sizeof text_params / sizeof text_params[0]; i++) {
+        char what[32];
+        lua_getfield(L, idx, text_params[i].option);
+        if (!lua_isnil(L, -1)) {
+            const char *s;
+            snprintf(what, sizeof what, "opts.%s", text_params[i].option);
+            s = ps_check_name(L, op->name, lua_gettop(L), pos, what, &len);
+            add_query(L, t, text_params[i].param, s, len);
+        }
+        lua_pop(L, 1);
+    }
+    lua_getfield(L, idx, "order");
+    if (!lua_isnil(L, -1)) {
+        const char *s = lua_tolstring(L, -1, &len);
+        if (lua_type(L, -1) != LUA_TSTRING || (strcmp(s, "asc") != 0 && strcmp(s, "desc") != 0))
+            arg_error(L, op->name, pos, "opts.order must be \"asc\" or \"desc\"");
+        add_query(L, t, "order", s, len);
+    }
+    lua_pop(L, 1);
+}
+
+/* A timeout in seconds, as milliseconds; `fallback` when absent. */
+/* The number of seconds at `idx` as milliseconds (at least 1), or -1 when
+ * it is not a positive number of seconds up to a year. */
+long ps_seconds_ms(lua_State *L, int idx) {
+    lua_Number s = lua_tonumber(L, idx);
+    if (lua_type(L, idx) != LUA_TNUMBER || !(s > 0) || s > 86400 * 365)
+        return -1;
+    return s * 1000 < 1 ? 1 : (long)(s * 1000 + 0.5);
+}
+
+static long check_seconds(lua_State *L, const ps_operation *op, int idx, int pos,
+                          const char *key, long fallback) {
+    long ms = fallback;
+    lua_getfield(L, idx, key);
+    if (!lua_isnil(L, -1) && (ms = ps_seconds_ms(L, -1)) < 0)
+        arg_error(L, op->name, pos, "opts.%s must be a positive number of seconds", key);
+    lua_pop(L, 1);
+    return ms;
+}
+
+/* Remembers the secret value at the top of the stack, for scrubbing errors,
+ * in a table referenced from the registry until the result is taken. */
+static void keep_secret(lua_State *L, ps_transfer *t) {
+    if (t->secrets_ref == LUA_NOREF) {
+        ps_newtable(L, PS_MAX_FIELDS, 0);
+        t->secrets_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    }
+    lua_rawgeti(L, LUA_REGISTRYINDEX, t->secrets_ref);
+    lua_pushvalue(L, -2);
+    lua_rawseti(L, -2, t->nsecrets + 1);
+    lua_pop(L, 1);
+    t->secrets[t->nsecrets] = lua_tolstring(L, -1, &t->secret_lens[t->nsecrets]);
+    t->nsecrets++;
+}
+
+/* Copies the body's known fields, checked and converted, into a new table
+ * and encodes it with lua-cjson. Unknown fields are refused: a typo such as
+ * `is_admin` must not be silently dropped. */
+static void build_body(lua_State *L, ps_transfer *t, const ps_operation *op, int idx, int pos) {
+    const ps_field *f;
+    const char *json;
+    size_t len;
+    if (!lua_istable(L, idx))
+        arg_error(L, op->name, pos, "body must be a table, got %s", luaL_typename(L, idx));
+    ps_newtable(L, 0, PS_MAX_FIELDS);
+    for (f = op->fields; f->name != NULL; f++) {
+        char what[40];
+        snprintf(what, sizeof what, "body.%s", f->name);
+        lua_getfield(L, idx, f->name);
+        if (lua_isnil(L, -1))
+            arg_error(L, op->name, pos, "%s is required", what);
+        if (f->type == PS_FIELD_BOOLEAN && !lua_isboolean(L, -1))
+            arg_error(L, op->name, pos, "%s must be a boolean, got %s", what, luaL_typename(L, -1));
+        if (f->type == PS_FIELD_STRING && lua_type(L, -1) != LUA_TSTRING)
+            arg_error(L, op->name, pos, "%s must be a string, got %s", what, luaL_typename(L, -1));
+        if (f->type == PS_FIELD_NAME)
+            ps_check_name(L, op->name, lua_gettop(L), pos, what, &len);
+        if (f->secret)
+            keep_secret(L, t);
+        lua_setfield(L, -2, f->name);
+    }
+    lua_pushnil(L);
+    while (lua_next(L, idx)) {
+        lua_pop(L, 1);
+        for (f = op->fields; f->name != NULL; f++)
+            if (lua_type(L, -1) == LUA_TSTRING && strcmp(lua_tostring(L, -1), f->name) == 0)
+                break;
+        if (f->name == NULL) {
+            lua_pushvalue(L, -1); /* tostring on a copy keeps lua_next's key intact */
+            arg_error(L, op->name, pos, "body has an unknown field '%s' (%s takes %s%s%s)",
+                      lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1)
+                                                     : luaL_typename(L, -1),
+                      op->name, op->fields[0].name, op->fields[1].name ? " and " : "",
+                      op->fields[1].name ? op->fields[1].name : "");
+        }
+    }
+    lua_pushvalue(L, PS_UPV_ENCODE);
+    lua_insert(L, -2);
+    lua_call(L, 1, 1);
+    json = lua_tolstring(L, -1, &len);
+    if (json == NULL || !ps_buf_append(&t->payload, json, len))
+        out_of_memory(L);
+    lua_pop(L, 1);
+}
+
+/* Builds op's request into t from the arguments starting at stack index
+ * `base`: path parameters, then the body (when the operation has one), then
+ * an optional options table. */
+void ps_request_build(lua_State *L, ps_transfer *t, const ps_operation *op, int base) {
+    ps_client *c = t->client;
+    int nparams = ps_operation_nparams(op);
+    int has_body = op->fields[0].name != NULL;
+    int opts = base + nparams + has_body;
+    int opts_pos = nparams + has_body + 1;
+
+    ps_transfer_forget(L, t);
+    t->call.op = op;
+    t->url.len = 0;
+    ps_buf_wipe(&t->payload);
+    if (!ps_buf_append(&t->url, c->base_url, c->base_len))
+        out_of_memory(L);
+    t->call.path_at = c->base_len;
+    build_path(L, t, op, base);
+    if (has_body)
+        build_body(L, t, op, base + nparams, nparams + 1);
+
+    t->call.timeout_ms = c->timeout_ms;
+    t->call.connect_timeout_ms = c->connect_timeout_ms;
+    if (lua_isnoneornil(L, opts))
+        return;
+    if (!lua_istable(L, opts))
+        arg_error(L, op->name, opts_pos, "opts must be a table, got %s", luaL_typename(L, opts));
+    if (op->paged)
+        build_query(L, t, op, opts, opts_pos);
+    t->call.timeout_ms = check_seconds(L, op, opts, opts_pos, "timeout", c->timeout_ms);
+    t->call.connect_timeout_ms =
+        check_seconds(L, op, opts, opts_pos, "connect_timeout", c->connect_timeout_ms);
+}

@@ -1,0 +1,273 @@
+/*
+ * transfer.c: HTTP attempts on the client's curl multi handle. Every
+ * transfer, blocking or started, runs there, so all of them share the
+ * client's connections (kept alive, HTTP/2 multiplexed when the server
+ * offers it), DNS cache and TLS sessions. An easy handle is set up once and
+ * reused; only what differs between calls is set before each one.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "paperspace.h"
+/* A response buffer that grew past this is released after the call. */
+#define KEEP_BUFFER (256 * 1024)
+/* libcurl refuses header blocks over 100 KiB itself; this bounds our copy. */
+#define MAX_HEAD (128 * 1024)
+
+static size_t on_body(char *data, size_t size, size_t n, void *ud) {
+    ps_transfer *t = ud;
+    size_t len = size * n;
+    if ((curl_off_t)(t->body.len + len) > t->client->max_response_bytes) {
+        t->overflow = 1;
+        return 0; /* aborts the transfer: the rest is never buffered */
+    }
+    return ps_buf_append(&t->body, data, len) ? len : 0;
+}
+
+static size_t on_header(char *data, size_t size, size_t n, void *ud) {
+    ps_transfer *t = ud;
+    size_t len = size * n;
+    /* A status line starts a new response (after a 100 Continue, say):
+     * only the last response's headers describe the result. */
+    if (len >= 5 && memcmp(data, "HTTP/", 5) == 0)
+        t->head.len = 0;
+    if (t->head.len + len <= MAX_HEAD && !ps_buf_append(&t->head, data, len))
+        return 0;
+    return len;
+}
+
+#define SET(opt, val)                                                                          \
+    do {                                                                                       \
+        if (curl_easy_setopt(t->easy, opt, val) != CURLE_OK)                                   \
+            goto fail;                                                                         \
+    } while (0)
+
+/* A transfer for slot `id` with every option that stays the same for the
+ * life of the client; NULL when libcurl or memory fails. */
+ps_transfer *ps_transfer_new(ps_client *c, int id) {
+    ps_transfer *t = calloc(1, sizeof *t);
+    if (t == NULL)
+        return NULL;
+    t->client = c;
+    t->id = id;
+    t->state = PS_IDLE;
+    t->secrets_ref = LUA_NOREF;
+    t->easy = curl_easy_init();
+    if (t->easy == NULL)
+        goto fail;
+    SET(CURLOPT_PRIVATE, t);
+    SET(CURLOPT_SHARE, c->share);
+    SET(CURLOPT_ERRORBUFFER, t->errbuf);
+    SET(CURLOPT_NOSIGNAL, 1L);
+    SET(CURLOPT_WRITEFUNCTION, on_body);
+    SET(CURLOPT_WRITEDATA, t);
+    SET(CURLOPT_HEADERFUNCTION, on_header);
+    SET(CURLOPT_HEADERDATA, t);
+    /* A redirect would carry the Authorization header elsewhere. */
+    SET(CURLOPT_FOLLOWLOCATION, 0L);
+#if LIBCURL_VERSION_NUM >= 0x075500
+    SET(CURLOPT_PROTOCOLS_STR, "http,https");
+#else
+    SET(CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+#endif
+    SET(CURLOPT_SSL_VERIFYPEER, c->tls_verify ? 1L : 0L);
+    SET(CURLOPT_SSL_VERIFYHOST, c->tls_verify ? 2L : 0L);
+    if (c->ca_file != NULL)
+        SET(CURLOPT_CAINFO, c->ca_file);
+    SET(CURLOPT_USERAGENT, c->user_agent);
+    SET(CURLOPT_ACCEPT_ENCODING, ""); /* every encoding this libcurl decodes */
+    SET(CURLOPT_TCP_KEEPALIVE, 1L);
+    SET(CURLOPT_TCP_NODELAY, 1L);
+    /* Over TLS, where HTTP/2 may be offered, concurrent calls wait for a
+     * multiplexed stream rather than open a connection each; over plain
+     * HTTP/1.1 that wait would only cost a round trip. */
+    if (strncmp(c->base_url, "https://", 8) == 0)
+        SET(CURLOPT_PIPEWAIT, 1L);
+    return t;
+fail:
+    ps_transfer_free(t);
+    return NULL;
+}
+
+#undef SET
+#define SET(opt, val)                                                                          \
+    do {                                                                                       \
+        CURLcode rc_ = curl_easy_setopt(t->easy, opt, val);                                    \
+        if (rc_ != CURLE_OK)                                                                   \
+            return rc_;                                                                        \
+    } while (0)
+
+void ps_transfer_free(ps_transfer *t) {
+    if (t == NULL)
+        return;
+    if (t->easy != NULL)
+        curl_easy_cleanup(t->easy);
+    ps_buf_free(&t->url);
+    ps_buf_free(&t->payload);
+    ps_buf_free(&t->body);
+    ps_buf_free(&t->head);
+    ps_buf_free(&t->prepared_url);
+    free(t);
+}
+
+/* Whether the easy handle already holds this call's method and URL (and
+ * there is no body): a client polling one resource need not set them again. */
+static int same_request(ps_transfer *t) {
+    return t->prepared == t->call.op && t->call.op->fields[0].name == NULL &&
+           t->prepared_url.len == t->url.len &&
+           memcmp(t->prepared_url.data, t->url.data, t->url.len) == 0;
+}
+
+/* Sets what differs between calls: method, URL, body, timeouts. */
+static CURLcode prepare(ps_transfer *t) {
+    const ps_operation *op = t->call.op;
+    int has_body = op->fields[0].name != NULL;
+    t->overflow = 0;
+    t->errbuf[0] = '\0';
+    t->body.len = 0;
+    t->head.len = 0;
+    if (same_request(t))
+        goto timeouts;
+    t->prepared = NULL;
+    SET(CURLOPT_URL, t->url.data);
+    if (has_body) {
+        SET(CURLOPT_POSTFIELDS, t->payload.data);
+        SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)t->payload.len);
+        SET(CURLOPT_HTTPHEADER, t->client->body_headers);
+    } else {
+        SET(CURLOPT_HTTPGET, 1L);
+        SET(CURLOPT_HTTPHEADER, t->client->headers);
+    }
+    /* POST with a body is libcurl's default; every other method is named. */
+    SET(CURLOPT_CUSTOMREQUEST,
+        strcmp(op->method, "GET") == 0 || strcmp(op->method, "POST") == 0 ? NULL : op->method);
+    t->prepared_url.len = 0;
+    if (ps_buf_append(&t->prepared_url, t->url.data, t->url.len))
+        t->prepared = op;
+timeouts:
+    if (t->timeout_ms != t->call.timeout_ms) {
+        SET(CURLOPT_TIMEOUT_MS, t->call.timeout_ms);
+        t->timeout_ms = t->call.timeout_ms;
+    }
+    if (t->connect_timeout_ms != t->call.connect_timeout_ms) {
+        SET(CURLOPT_CONNECTTIMEOUT_MS, t->call.connect_timeout_ms);
+        t->connect_timeout_ms = t->call.connect_timeout_ms;
+    }
+    return CURLE_OK;
+}
+
+/* Ends the attempt with `rc`. Secret values in the request body are wiped
+ * as soon as it is over, whatever the outcome. */
+static void done(ps_transfer *t, CURLcode rc) {
+    t->rc = rc;
+    t->state = PS_DONE;
+    ps_buf_wipe(&t->payload);
+}
+
+static void fail(ps_transfer *t, CURLcode rc, const char *why) {
+    if (why != NULL && t->errbuf[0] == '\0') {
+        strncpy(t->errbuf, why, sizeof t->errbuf - 1);
+        t->errbuf[sizeof t->errbuf - 1] = '\0';
+    }
+    done(t, rc);
+}
+
+/* Starts the attempt built in t on the client's multi handle. */
+void ps_transfer_start(ps_transfer *t) {
+    CURLcode rc = prepare(t);
+    CURLMcode mc;
+    t->state = PS_RUNNING;
+    if (rc != CURLE_OK) {
+        fail(t, rc, curl_easy_strerror(rc));
+        return;
+    }
+    mc = curl_multi_add_handle(t->client->multi, t->easy);
+    if (mc != CURLM_OK)
+        fail(t, mc == CURLM_OUT_OF_MEMORY ? CURLE_OUT_OF_MEMORY : CURLE_FAILED_INIT,
+             curl_multi_strerror(mc));
+}
+
+/* Stops a running attempt; it ends as cancelled. */
+void ps_transfer_stop(ps_transfer *t) {
+    if (t->state != PS_RUNNING)
+        return;
+    curl_multi_remove_handle(t->client->multi, t->easy);
+    fail(t, CURLE_ABORTED_BY_CALLBACK, "cancelled");
+}
+
+/* Marks every transfer the multi handle has finished as done. */
+static void collect(ps_client *c) {
+    CURLMsg *msg;
+    int left;
+    while ((msg = curl_multi_info_read(c->multi, &left)) != NULL) {
+        char *p = NULL;
+        ps_transfer *t;
+        if (msg->msg != CURLMSG_DONE)
+            continue;
+        if (curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &p) != CURLE_OK || p == NULL)
+            continue;
+        t = (ps_transfer *)(void *)p;
+        curl_multi_remove_handle(c->multi, t->easy);
+        done(t, msg->data.result);
+    }
+}
+
+/* Fails every running transfer: the multi handle itself failed. */
+static void fail_all(ps_client *c, CURLMcode mc) {
+    int i;
+    for (i = 0; i <= c->max_concurrency; i++) {
+        ps_transfer *t = c->pool[i];
+        if (t != NULL && t->state == PS_RUNNING) {
+            curl_multi_remove_handle(c->multi, t->easy);
+            fail(t, mc == CURLM_OUT_OF_MEMORY ? CURLE_OUT_OF_MEMORY : CURLE_FAILED_INIT,
+                 curl_multi_strerror(mc));
+        }
+    }
+}
+
+/* Moves every running transfer forward, waiting up to `wait_ms` for the
+ * network when none finished. Returns how many are still running. */
+int ps_multi_drive(ps_client *c, long wait_ms) {
+    int running = 0;
+    CURLMcode mc = curl_multi_perform(c->multi, &running);
+    if (mc == CURLM_OK) {
+        collect(c);
+        if (running > 0 && wait_ms > 0) {
+#if LIBCURL_VERSION_NUM >= 0x074200
+            mc = curl_multi_poll(c->multi, NULL, 0, (int)wait_ms, NULL);
+#else
+            mc = curl_multi_wait(c->multi, NULL, 0, (int)wait_ms, NULL);
+#endif
+            if (mc == CURLM_OK)
+                mc = curl_multi_perform(c->multi, &running);
+            if (mc == CURLM_OK)
+                collect(c);
+        }
+    }
+    if (mc != CURLM_OK) {
+        fail_all(c, mc);
+        running = 0;
+    }
+    return running;
+}
+
+/* Runs one attempt to its end. Other started transfers move forward too;
+ * their results wait for the caller of poll. */
+CURLcode ps_transfer_run(ps_transfer *t) {
+    ps_transfer_start(t);
+    while (t->state == PS_RUNNING)
+        ps_multi_drive(t->client, 1000);
+    return t->rc;
+}
+
+/* Drops the reference that kept the call's secret values alive. */
+void ps_transfer_forget(lua_State *L, ps_transfer *t) {
+    luaL_unref(L, LUA_REGISTRYINDEX, t->secrets_ref);
+    t->secrets_ref = LUA_NOREF;
+    t->nsecrets = 0;
+}
+
+/* Gives back memory a large response made the buffers grow to. */
+void ps_transfer_release(ps_transfer *t) {
+    ps_buf_trim(&t->body, KEEP_BUFFER);
+}
