@@ -3,6 +3,7 @@
 local helpers = require "spec.support.helpers"
 local paperspace = require "paperspace"
 local core = require "paperspace.core"
+local socket = require "socket"
 
 local FAST = { ["retry-after-ms"] = "1" }
 
@@ -335,5 +336,106 @@ describe("max_concurrency", function()
       "paperspace.new: max_concurrency must be an integer from 1 to 1000")
     assert.has_error(function() paperspace.new { base_url = "http://127.0.0.1:9", max_host_connections = 1.5 } end,
       "paperspace.new: max_host_connections must be an integer from 1 to 1000")
+  end)
+end)
+
+describe("tasks, callbacks and cancellation", function()
+  local emu, client
+  helpers.use_emulator({}, { max_concurrency = 2 }, function(e, c) emu, client = e, c end)
+
+  it("a fail_fast cancel does not lose a slot's finished transfer to the next call", function()
+    -- The failure and a success finish in the same turn: the cancel frees
+    -- the success's slot, and the task goes on to start new calls there.
+    local task = client:spawn(function()
+      local _, failed = client:gather({
+        { "get_team_secret", "team-1", "MISSING" },
+        { "get_session" },
+      }, { fail_fast = true })
+      local results, failed2 = client:gather { { "get_session" }, { "list_team_members", "team-1" } }
+      return failed, failed2, results
+    end)
+    socket.sleep(0.3) -- both answers arrive before the first poll reads them
+    client:wait_all()
+    local failed, failed2, results = task:result()
+    assert.is_true(failed >= 1)
+    assert.equal(0, failed2)
+    assert.equal("user-1", results[1][1].user.id)
+    assert.equal(5, #results[2][1])
+    assert.equal(0, client:poll(0))
+  end)
+
+  it("on_done is called once however the task ends: a result, a raise, a cancel", function()
+    local got = {}
+    client:spawn(function() return client:get_session() end,
+                 function(session, err) got.ok = { session, err } end)
+    client:spawn(function()
+      for _ in client:each_team_member("team-404") do end -- raises its error
+    end, function(value, err) got.raised = { value, err } end)
+    emu:fault { path = "/teams/team-1/secrets/SLOW", responses = { { delay = 2 } } }
+    local slow = client:spawn(function() return client:get_team_secret("team-1", "SLOW") end,
+                              function(value, err) got.cancelled = { value, err } end)
+    client:poll(0.05)
+    slow:cancel()
+    client:wait_all()
+    assert.equal("user-1", got.ok[1].user.id)
+    assert.is_nil(got.raised[1])
+    assert.equal("not_found", got.raised[2].kind)
+    assert.is_nil(got.cancelled[1])
+    assert.equal("cancelled", got.cancelled[2].kind)
+  end)
+
+  it("a wrong argument raised at spawn does not also reach on_done", function()
+    local called = false
+    assert.has_error(function()
+      client:spawn(function() return client:get_team_secret("team-1", "..") end, function() called = true end)
+    end, "bad argument #2 to 'get_team_secret' (name must not be '.' or '..')")
+    assert.is_false(called)
+  end)
+
+  it("wait_all also waits for tasks started meanwhile by an on_done", function()
+    local second
+    client:spawn(function() return client:get_session() end, function()
+      second = client:spawn(function() return client:list_team_members("team-1") end)
+    end)
+    client:wait_all()
+    assert.is_true(second:done())
+    assert.equal(5, #second:result())
+  end)
+
+  it("wait_all inside a task raises instead of waiting for itself", function()
+    local task = client:spawn(function()
+      client:get_session()
+      return pcall(client.wait_all, client)
+    end)
+    client:wait_all()
+    local ok, msg = task:result()
+    assert.is_false(ok)
+    assert.matches("wait_all inside a task would wait for that task itself; use gather", msg, 1, true)
+  end)
+
+  it("a wrong argument in a call waiting for a free transfer raises before anything is sent", function()
+    local c = helpers.client(emu, { max_concurrency = 1 })
+    assert.has_error(function()
+      c:gather {
+        { "update_team_member", "team-1", "user-2", { isAdmin = true } },
+        { "update_team_member", "team-1", "user-3", { isAdmin = "yes" } },
+      }
+    end, "bad argument #3 to 'update_team_member' (body.isAdmin must be a boolean, got string)")
+    c:close()
+    assert.equal(0, #emu:requests())
+  end)
+
+  it("gather refuses options it does not know", function()
+    assert.has_error(function() client:gather({ { "get_session" } }, { failfast = true }) end,
+      "bad argument #2 to 'gather' (unknown option opts.failfast)")
+    assert.equal(0, #emu:requests())
+  end)
+
+  it("poll with a very long wait still returns when a call finishes", function()
+    local task = client:spawn(function() return client:get_session() end)
+    while not task:done() do client:poll(3e6) end -- 3e9 ms overflows an int
+    local session, err = task:result()
+    assert.is_nil(err)
+    assert.equal("user-1", session.user.id)
   end)
 end)

@@ -86,6 +86,18 @@ describe("error objects", function()
     assert.not_matches("wrong%-key", tostring(err))
   end)
 
+  for _, case in ipairs { { '"boom"', "boom" }, { "42", 42 }, { "null", paperspace.null }, { "[1, 2]", { 1, 2 } } } do
+    it("keeps an error body that is JSON but not an object: " .. case[1], function()
+      emu:fault { path = "/auth/session", responses = { { status = 500, body = case[1] } } }
+      local _, err = client:get_session()
+      assert.equal("server_error", err.kind)
+      assert.equal(500, err.status)
+      assert.same(case[2], err.body)
+      assert.equal("HTTP 500", err.message)
+      assert(client:get_session()) -- and the client goes on
+    end)
+  end
+
   it("invalid_response: a 200 whose body is not JSON", function()
     emu:fault { path = "/auth/session", responses = { { status = 200, body = "<html>hi</html>" } } }
     local _, err = client:get_session()

@@ -66,6 +66,15 @@ describe("the API key from the environment", function()
     assert.equal(10, cfg.connect_timeout)
     assert.equal(2, cfg.max_retries)
   end)
+
+  it("set but empty, counts as unset", function()
+    local config = require "paperspace.config"
+    local cfg = config.resolve({}, function(name)
+      return ({ PAPERSPACE_API_KEY = "", PAPERSPACE_API_URL = "" })[name]
+    end)
+    assert.is_nil(cfg.api_key)
+    assert.equal("https://api.paperspace.com/v1", cfg.base_url)
+  end)
 end)
 
 describe("hostile ids and names", function()
@@ -83,11 +92,13 @@ describe("hostile ids and names", function()
       function(c) return c:update_team_member("team-1", "..", { isAdmin = true }) end,
       "user_id must not be '.' or '..'" },
     { "a boolean as a name", function(c) return c:get_team_secret("team-1", true) end, "name must be a string or an integer, got boolean" },
-    { "a number as a value", function(c) return c:team("team-1"):set_secret("N", 12) end, "body.value must be a string, got number" },
-    { "a nil value", function(c) return c:team("team-1"):create_secret("N") end, "body.value is required" },
+    { "a number as a value", function(c) return c:team("team-1"):set_secret("N", 12) end,
+      "bad argument #2 to 'set_secret' (value must be a string, got number)" },
+    { "a nil value", function(c) return c:team("team-1"):create_secret("N") end,
+      "bad argument #2 to 'create_secret' (value must be a string, got nil)" },
     { "a string isAdmin",
       function(c) return c:team("team-1"):update_member("user-2", "false") end,
-      "body.isAdmin must be a boolean, got string" },
+      "bad argument #2 to 'update_member' (is_admin must be a boolean, got string)" },
     { "a CRLF in a cursor",
       function(c) return c:list_team_members("team-1", { after = "x\r\ny" }) end,
       "opts.after must not contain NUL, CR or LF" },

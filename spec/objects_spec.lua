@@ -143,4 +143,27 @@ describe("objects", function()
     assert.is_nil(client:settings().api_key)
     assert.is_true(client:settings().has_api_key)
   end)
+
+  it("the objects' methods name themselves and their arguments in argument errors", function()
+    local m = assert(team:members())[2]
+    local s = assert(team:create_secret("ARGS", "v"))
+    emu:clear_requests()
+    for _, case in ipairs {
+      { function() team:set_secret("X") end, "bad argument #2 to 'set_secret' (value must be a string, got nil)" },
+      { function() team:create_secret("X", 5) end, "bad argument #2 to 'create_secret' (value must be a string, got number)" },
+      { function() team:update_member("user-2", "yes") end,
+        "bad argument #2 to 'update_member' (is_admin must be a boolean, got string)" },
+      { function() s:update(5) end, "bad argument #1 to 'update' (value must be a string, got number)" },
+      { function() m:set_admin(nil) end, "bad argument #1 to 'set_admin' (is_admin must be a boolean, got nil)" },
+      { function() team.members() end, "paperspace: call team:members(...) with a colon" },
+      { function() m.remove() end, "paperspace: call member:remove(...) with a colon" },
+      { function() s.delete() end, "paperspace: call secret:delete(...) with a colon" },
+      { function() team:set_secrets { "A", "B" } end,
+        "bad argument #1 to 'set_secrets' (a table of name = value expected, got the key 1, a number; "
+        .. "get_secrets takes a list)" },
+    } do
+      assert.has_error(case[1], case[2])
+    end
+    assert.equal(0, count_requests())
+  end)
 end)

@@ -163,6 +163,81 @@ describe("paged lists against the emulator", function()
   end)
 end)
 
+describe("lists that are not what the API promises", function()
+  local emu, client
+  helpers.use_emulator({ paged = true, page_size = 2, members = 5 }, { max_retries = 0 },
+                       function(e, c) emu, client = e, c end)
+
+  local function list_with(body)
+    emu:fault { path = "/teams/team-1/users", responses = { { status = 200, body = body } } }
+    return client:list_team_members("team-1")
+  end
+
+  for _, case in ipairs {
+    { "an object with no items", '{"a": 1}', "a list came as an object with no items" },
+    { "items that are an object", '{"items": {"a": 1}, "hasMore": false}', "a page's items is not a list" },
+    { "an array of numbers", "[1, 2]", "a member in the list is a JSON number, not an object" },
+    { "items holding null", '{"items": [{"userId": "u"}, null], "hasMore": false}',
+      "a member in the list is a JSON null, not an object" },
+  } do
+    it("refuses " .. case[1] .. " as invalid_response, naming the response", function()
+      local members, err = list_with(case[2])
+      assert.is_nil(members)
+      assert.equal("invalid_response", err.kind)
+      assert.equal(case[3], err.message)
+      assert.equal(200, err.status)
+      assert.equal("GET", err.method)
+      assert.equal("/teams/team-1/users", err.path)
+      assert.matches("^req%-%d+$", err.request_id)
+    end)
+  end
+
+  it("each_* raises the same error for an item that is not an object", function()
+    emu:fault { path = "/teams/team-1/users", responses = { { status = 200, body = '[{"userId": "u"}, 7]' } } }
+    local seen = {}
+    local ok, err = pcall(function()
+      for m in client:each_team_member("team-1") do seen[#seen + 1] = m.userId end
+    end)
+    assert.is_false(ok)
+    assert.same({ "u" }, seen)
+    assert.equal("a member in the list is a JSON number, not an object", err.message)
+    assert.equal("/teams/team-1/users", err.path)
+  end)
+
+  it("a cursor met twice is an error that names the response", function()
+    emu:fault { path = "/teams/team-1/users", times = 0,
+                responses = { { status = 200, body = '{"items": [], "hasMore": true, "nextPage": "c1"}' } } }
+    local members, err = client:list_team_members("team-1")
+    assert.is_nil(members)
+    assert.equal("the API returned the cursor c1 twice", err.message)
+    assert.equal(200, err.status)
+    assert.equal("GET", err.method)
+    assert.equal(2, #emu:requests())
+  end)
+
+  it("each_* checks its options when it is called, not at the first step", function()
+    assert.has_error(function() client:each_team_member("team-1", { limit = 500 }) end,
+      "bad argument #2 to 'each_team_member' (opts.limit must be an integer from 1 to 120)")
+    assert.has_error(function() client:each_team_secret("team-1", { order = "up" }) end,
+      "bad argument #2 to 'each_team_secret' (opts.order must be \"asc\" or \"desc\")")
+    assert.has_error(function() client:each_team_member("team-1", "x") end,
+      "bad argument #2 to 'each_team_member' (opts must be a table, got string)")
+    assert.equal(0, #emu:requests())
+  end)
+
+  it("a raw record counts the attempts of every page", function()
+    emu:fault { path = "/teams/team-1/users", times = 0,
+                responses = { { pass = true }, { status = 503, headers = { ["retry-after-ms"] = "1" } },
+                              { pass = true }, { pass = true } } }
+    local members, err, resp = client:list_team_members("team-1", { raw = true, max_retries = 1 })
+    assert.is_nil(err)
+    assert.equal(5, #members)
+    assert.equal(3, resp.pages)
+    assert.equal(4, resp.attempts)
+    assert.equal(1, resp.retries)
+  end)
+end)
+
 describe("bare lists against the emulator", function()
   local emu, client
   helpers.use_emulator({ paged = false, members = 30 }, nil, function(e, c) emu, client = e, c end)

@@ -101,6 +101,10 @@ describe("argument errors", function()
       "bad argument #3 to 'get_team_secret' (opts must be a table, got string)" },
     { "list options on a single call", function(c) return c:get_team_secret("team-1", "A", { limit = 5 }) end,
       "bad argument #3 to 'get_team_secret' (unknown option opts.limit)" },
+    { "opts that are a number", function(c) return c:get_session(5) end,
+      "bad argument #1 to 'get_session' (opts must be a table, got number)" },
+    { "list opts that are a boolean", function(c) return c:list_team_members("team-1", true) end,
+      "bad argument #2 to 'list_team_members' (opts must be a table, got boolean)" },
     { "a method called with a dot", function(c) return c.get_session() end,
       "paperspace: call client:get_session(...) with a colon" },
   }
@@ -191,6 +195,49 @@ describe("what goes on the wire", function()
     assert.matches("^req%-%d+$", r.request_id)
     assert.equal(r.request_id, r.headers["x-request-id"])
     assert.is_number(r.elapsed)
+  end)
+
+  it("never mixes the record of one call with the request of a refused one", function()
+    assert(client:get_session())
+    assert.has_error(function() client:list_team_members("t1", { limit = 500 }) end)
+    local r = client:last_response()
+    assert.is_true(r == nil or r.path == "/auth/session")
+    assert(client:list_team_members("team-1"))
+    r = client:last_response()
+    assert.equal("/teams/team-1/users", r.path)
+    assert.equal(200, r.status)
+  end)
+
+  it("build neither sends nor changes the last record", function()
+    assert(client:get_session())
+    emu:clear_requests()
+    local method, url = client._core:build("list_team_members", "team-1", { limit = 3 })
+    assert.equal("GET", method)
+    assert.equal(emu.url .. "/teams/team-1/users?limit=3", url)
+    assert.equal("/auth/session", client:last_response().path)
+    assert.equal(0, #emu:requests())
+  end)
+end)
+
+describe("numbers", function()
+  local emu
+  setup(function() emu = helpers.emulator() end)
+  teardown(function() emu:stop() end)
+
+  it("an integer id above 2^53 is sent exactly", function()
+    if math.type == nil then return end -- every number is a double before 5.3
+    local client = helpers.client(emu)
+    local _, url = client._core:build("get_team_secret", 9007199254740993, "x")
+    assert.equal(emu.url .. "/teams/9007199254740993/secrets/x", url)
+    client:close()
+  end)
+
+  it("max_response_bytes = math.huge means no limit", function()
+    local client = helpers.client(emu, { max_response_bytes = math.huge })
+    local session, err = client:get_session()
+    assert.is_nil(err)
+    assert.equal("user-1", session.user.id)
+    client:close()
   end)
 end)
 

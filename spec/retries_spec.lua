@@ -181,6 +181,16 @@ describe("retries", function()
       assert.equal(3, resp.attempts)
     end)
 
+    it("whose retry answers 404 after a 502 is a success: the gateway may have passed it on", function()
+      -- No D2 on the server: as if the API had deleted it behind the 502.
+      emu:fault { method = "DELETE", path = "/teams/team-1/secrets/D2", responses = {
+        { status = 502, headers = FAST } } }
+      local ok, err, resp = client:delete_team_secret("team-1", "D2", { raw = true })
+      assert.is_nil(err)
+      assert.is_true(ok)
+      assert.equal(2, resp.attempts)
+    end)
+
     it("answered 404 at once is an error", function()
       local ok, err = client:delete_team_secret("team-1", "NEVER")
       assert.is_nil(ok)

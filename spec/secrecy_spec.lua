@@ -119,6 +119,44 @@ describe("secrets stay secret", function()
     assert.is_nil(log.new(nil, function() return "verbose" end))
   end)
 
+  it("raw records, last_response and the odd shapes of error bodies hold no key or value", function()
+    local client = paperspace.new { api_key = KEY, base_url = emu.url, max_retries = 0 }
+    local team, seen = client:team("team-1"), {}
+    -- A success that echoes the value in a header and the key as its request id.
+    emu:fault { method = "POST", path = "/teams/team-1/secrets", responses = {
+      { status = 201, headers = { ["x-echo"] = VALUES[1], ["x-request-id"] = KEY },
+        body = { name = "R", dtCreated = "2026-01-01T00:00:00Z" } } } }
+    local s, err, resp = client:create_team_secret("team-1", { name = "R", value = VALUES[1] }, { raw = true })
+    assert.is_nil(err)
+    assert.equal("R", s.name)
+    assert.equal("[REDACTED]", resp.headers["x-echo"])
+    assert.equal("[REDACTED]", resp.request_id)
+    seen[#seen + 1] = dump(resp) .. dump(client:last_response())
+    -- Error bodies: the value in a key, nested 40 deep, after a NUL, as a
+    -- bare JSON string; and in the Content-Type of a body that is not JSON.
+    local deep = VALUES[2]
+    for _ = 1, 40 do deep = { deep } end
+    local bodies = {
+      { errors = { [VALUES[2]] = "is not allowed" } },
+      { message = "deep", detail = deep },
+      '{"message": "x\\u0000' .. VALUES[2] .. '"}',
+      '"' .. VALUES[2] .. '"',
+    }
+    for _, body in ipairs(bodies) do
+      emu:fault { method = "PATCH", path = "/teams/team-1/secrets/R", responses = { { status = 400, body = body } } }
+      local _, e = team:set_secret("R", VALUES[2])
+      assert.equal("bad_request", e.kind)
+      seen[#seen + 1] = dump(e) .. tostring(e)
+    end
+    emu:fault { method = "PATCH", path = "/teams/team-1/secrets/R", responses = {
+      { status = 400, headers = { ["content-type"] = "text/plain; note=" .. VALUES[3] }, body = "no" } } }
+    local _, e = team:set_secret("R", VALUES[3])
+    assert.equal("HTTP 400 (text/plain; note=[REDACTED] body)", e.message)
+    seen[#seen + 1] = dump(e) .. tostring(e)
+    client:close()
+    assert_clean(table.concat(seen, "\n"))
+  end)
+
   it("tostring of errors, objects and the client holds no key or value", function()
     local client = paperspace.new { api_key = KEY, base_url = emu.url }
     local s = assert(client:team("team-1"):create_secret("T", VALUES[4]))

@@ -5,6 +5,7 @@
  * comes first. Calls either block (call) or are started and driven by the
  * caller's loop (start, poll, finish, cancel).
  */
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,6 +14,7 @@
 #define DEFAULT_TIMEOUT_MS 60000L
 #define DEFAULT_CONNECT_TIMEOUT_MS 10000L
 #define DEFAULT_MAX_RESPONSE ((curl_off_t)32 * 1024 * 1024)
+#define UNLIMITED_RESPONSE ((curl_off_t)1 << 62)
 #define DEFAULT_MAX_CONCURRENCY 8
 #define MAX_CONCURRENCY 1000
 
@@ -54,6 +56,11 @@ static void client_release(lua_State *L, ps_client *c) {
         }
         free(c->pool);
         c->pool = NULL;
+    }
+    if (c->scratch != NULL) {
+        ps_transfer_forget(L, c->scratch);
+        ps_transfer_free(c->scratch);
+        c->scratch = NULL;
     }
     /* The easy handles first, then what they used. */
     if (c->multi != NULL)
@@ -229,7 +236,9 @@ int ps_client_new(lua_State *L) {
     if (lua_isnil(L, -1))
         c->max_response_bytes = DEFAULT_MAX_RESPONSE;
     else if (lua_type(L, -1) == LUA_TNUMBER && lua_tonumber(L, -1) >= 1)
-        c->max_response_bytes = (curl_off_t)lua_tonumber(L, -1);
+        c->max_response_bytes = lua_tonumber(L, -1) < (lua_Number)UNLIMITED_RESPONSE
+                                    ? (curl_off_t)lua_tonumber(L, -1)
+                                    : UNLIMITED_RESPONSE; /* math.huge, say */
     else
         ps_raise(L, "paperspace.new: max_response_bytes must be a positive number");
     lua_pop(L, 1);
@@ -256,13 +265,21 @@ static const ps_operation *check_operation(lua_State *L) {
 }
 
 /* Pushes the result of done transfer t, then makes it free for the next
- * call; its record stays readable by response() until then. */
+ * call. Its record stays readable by response() until then, and so do the
+ * call's secret values, which that record is scrubbed of. */
 static int take_result(lua_State *L, ps_transfer *t) {
     int n = ps_response_push(L, t, t->rc);
-    ps_transfer_forget(L, t);
     t->state = PS_IDLE;
     t->client->last = t;
     return n;
+}
+
+/* Makes t, free, ready for a new request; the record response() reads is
+ * no longer there. */
+static ps_transfer *claim(ps_client *c, ps_transfer *t) {
+    if (c->last == t)
+        c->last = NULL;
+    return t;
 }
 
 /* client:call(operation, params..., [body], [opts]) -> value | nil, err
@@ -270,7 +287,7 @@ static int take_result(lua_State *L, ps_transfer *t) {
 static int client_call(lua_State *L) {
     ps_client *c = ps_client_check(L, 1);
     const ps_operation *op = check_operation(L);
-    ps_transfer *t = c->pool[0];
+    ps_transfer *t = claim(c, c->pool[0]);
     ps_request_build(L, t, op, 3);
     ps_transfer_run(t);
     return take_result(L, t);
@@ -291,7 +308,7 @@ static int client_start(lua_State *L) {
     }
     if (t == NULL)
         return 0;
-    ps_request_build(L, t, op, 3);
+    ps_request_build(L, claim(c, t), op, 3);
     ps_transfer_start(t);
     lua_pushinteger(L, t->id);
     return 1;
@@ -311,7 +328,7 @@ static int client_poll(lua_State *L) {
     ps_client *c = ps_client_check(L, 1);
     lua_Number wait = luaL_optnumber(L, 2, 0);
     int i, n = 0, running = 0;
-    ps_multi_drive(c, wait > 0 ? (long)(wait * 1000 + 0.5) : 0);
+    ps_multi_drive(c, !(wait > 0) ? 0 : wait < INT_MAX / 1000 ? (long)(wait * 1000 + 0.5) : INT_MAX);
     lua_newtable(L);
     for (i = 1; i <= c->max_concurrency; i++) {
         ps_transfer *t = c->pool[i];
@@ -353,11 +370,15 @@ static int client_capacity(lua_State *L) {
 }
 
 /* client:build(operation, params..., [body], [opts]) -> method, url, body
- * Builds the request without sending it. */
+ * Checks the arguments and builds the request without sending it, on a
+ * transfer of its own: the record response() reads stays as it was. */
 static int client_build(lua_State *L) {
     ps_client *c = ps_client_check(L, 1);
     const ps_operation *op = check_operation(L);
-    ps_transfer *t = c->pool[0];
+    ps_transfer *t;
+    if (c->scratch == NULL && (c->scratch = ps_transfer_new(c, 0)) == NULL)
+        return ps_raise(L, "paperspace: could not set up libcurl (out of memory)");
+    t = c->scratch;
     ps_request_build(L, t, op, 3);
     lua_pushstring(L, op->method);
     lua_pushlstring(L, t->url.data, t->url.len);
@@ -391,12 +412,13 @@ static int client_response(lua_State *L) {
     }
     if (lua_isnone(L, 2) || lua_toboolean(L, 2)) {
         ps_headers_push(L, &t->head);
-        ps_scrub_table(L, t, -1);
+        ps_scrub(L, t);
         lua_setfield(L, -2, "headers");
     }
     id = ps_header_find(&t->head, "x-request-id", &len);
     if (id != NULL) {
         lua_pushlstring(L, id, len);
+        ps_scrub(L, t);
         lua_setfield(L, -2, "request_id");
     }
     if (curl_easy_getinfo(t->easy, CURLINFO_TOTAL_TIME_T, &us) == CURLE_OK) {

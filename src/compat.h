@@ -44,14 +44,20 @@ static inline void *ps_testudata(lua_State *L, int i, const char *tname) {
 
 #if LUA_VERSION_NUM >= 503
 #define ps_isinteger(L, i) lua_isinteger(L, i)
+#define ps_tolonglong(L, i) ((long long)lua_tointeger(L, i))
 #else
+/* Before 5.3 every number is a double: an integer is one that converts to
+ * long long and back unchanged (checked in range first: the cast of a
+ * double outside it is undefined). */
 static inline int ps_isinteger(lua_State *L, int i) {
     lua_Number n;
     if (lua_type(L, i) != LUA_TNUMBER)
         return 0;
     n = lua_tonumber(L, i);
-    return n == (lua_Number)(long long)n;
+    return n >= -9223372036854775808.0 && n < 9223372036854775808.0 &&
+           n == (lua_Number)(long long)n;
 }
+#define ps_tolonglong(L, i) ((long long)lua_tonumber(L, i))
 #endif
 
 /* Pushes a fresh table with room for narr array and nrec hash entries. */

@@ -48,6 +48,8 @@ static int core_sleep(lua_State *L) {
     struct timespec ts;
     if (!(s > 0))
         return 0;
+    if (s > 86400)
+        s = 86400; /* retry waits are capped far below; keeps the cast defined */
     ts.tv_sec = (time_t)s;
     ts.tv_nsec = (long)((s - (lua_Number)ts.tv_sec) * 1e9);
     while (nanosleep(&ts, &ts) != 0 && errno == EINTR)

@@ -12,7 +12,9 @@
 /* Scrubbing every "ab" from a message would make it unreadable and hide
  * nothing worth hiding; shorter secrets are left alone. */
 #define MIN_SCRUB 4
-#define MAX_SCRUB_DEPTH 16
+/* A table nested deeper than this is replaced whole by REDACTED rather than
+ * walked: no error body of the API comes near it. */
+#define MAX_SCRUB_DEPTH 32
 
 /* The library's own Lua files: a wrong argument is reported at the first
  * caller outside them, where the mistake is. */
@@ -85,56 +87,83 @@ const char *ps_error_kind_for_curl(CURLcode rc) {
     }
 }
 
+/* Where `needle` first occurs in `hay`, NUL bytes included, or NULL. */
+static const char *find(const char *hay, size_t hay_len, const char *needle, size_t len) {
+    const char *p = hay, *last = hay + hay_len - len;
+    if (len == 0 || len > hay_len)
+        return NULL;
+    while (p <= last && (p = memchr(p, needle[0], (size_t)(last - p) + 1)) != NULL) {
+        if (memcmp(p, needle, len) == 0)
+            return p;
+        p++;
+    }
+    return NULL;
+}
+
+/* Replaces the string at the top of the stack by a copy in which every
+ * occurrence of `secret` reads REDACTED. */
+static void redact_top(lua_State *L, const char *secret, size_t len) {
+    size_t n;
+    const char *s = lua_tolstring(L, -1, &n), *end = s + n, *hit;
+    luaL_Buffer b;
+    if ((hit = find(s, n, secret, len)) == NULL)
+        return;
+    luaL_buffinit(L, &b);
+    do {
+        luaL_addlstring(&b, s, (size_t)(hit - s));
+        luaL_addstring(&b, REDACTED);
+        s = hit + len;
+    } while ((hit = find(s, (size_t)(end - s), secret, len)) != NULL);
+    luaL_addlstring(&b, s, (size_t)(end - s));
+    luaL_pushresult(&b);
+    lua_remove(L, -2);
+}
+
 /* Replaces, in the string at the top of the stack, every occurrence of the
  * API key and of the call's secret values. */
 static void scrub_top(lua_State *L, ps_transfer *t) {
-    const char *secrets[PS_MAX_FIELDS + 1];
-    size_t lens[PS_MAX_FIELDS + 1];
-    int i, n = 0;
-    if (t->client->api_key != NULL) {
-        secrets[n] = t->client->api_key;
-        lens[n++] = t->client->key_len;
-    }
-    for (i = 0; i < t->nsecrets; i++) {
-        secrets[n] = t->secrets[i];
-        lens[n++] = t->secret_lens[i];
-    }
-    for (i = 0; i < n; i++) {
-        size_t len;
-        const char *s = lua_tolstring(L, -1, &len);
-        /* luaL_gsub works on C strings: a secret with a NUL is never echoed
-         * intact by a JSON server anyway. */
-        if (lens[i] < MIN_SCRUB || strlen(secrets[i]) != lens[i] || strstr(s, secrets[i]) == NULL)
-            continue;
-        luaL_gsub(L, s, secrets[i], REDACTED);
-        lua_remove(L, -2);
-    }
+    int i;
+    if (t->client->api_key != NULL && t->client->key_len >= MIN_SCRUB)
+        redact_top(L, t->client->api_key, t->client->key_len);
+    for (i = 0; i < t->nsecrets; i++)
+        if (t->secret_lens[i] >= MIN_SCRUB)
+            redact_top(L, t->secrets[i], t->secret_lens[i]);
 }
 
-/* Scrubs every string value of the table at `idx`, nested tables included. */
-static void scrub_table(lua_State *L, ps_transfer *t, int idx, int depth);
-
-void ps_scrub_table(lua_State *L, ps_transfer *t, int idx) {
-    scrub_table(L, t, idx < 0 ? lua_gettop(L) + idx + 1 : idx, 0);
-}
-
-static void scrub_table(lua_State *L, ps_transfer *t, int idx, int depth) {
-    if (depth > MAX_SCRUB_DEPTH)
+/* Pushes a copy of the value at `idx` in which every string, table keys
+ * included, is scrubbed. */
+static void push_scrubbed(lua_State *L, ps_transfer *t, int idx, int depth) {
+    int copy;
+    luaL_checkstack(L, 6, NULL);
+    if (lua_type(L, idx) == LUA_TSTRING) {
+        lua_pushvalue(L, idx);
+        scrub_top(L, t);
         return;
-    luaL_checkstack(L, 4, NULL);
+    }
+    if (!lua_istable(L, idx)) {
+        lua_pushvalue(L, idx);
+        return;
+    }
+    if (depth >= MAX_SCRUB_DEPTH) {
+        lua_pushliteral(L, REDACTED);
+        return;
+    }
+    lua_newtable(L);
+    copy = lua_gettop(L);
     lua_pushnil(L);
     while (lua_next(L, idx)) {
-        if (lua_type(L, -1) == LUA_TSTRING) {
-            scrub_top(L, t);
-            lua_pushvalue(L, -2);
-            lua_insert(L, -2);
-            lua_rawset(L, idx); /* assigning an existing key during lua_next is allowed */
-        } else {
-            if (lua_istable(L, -1))
-                scrub_table(L, t, lua_gettop(L), depth + 1);
-            lua_pop(L, 1);
-        }
+        push_scrubbed(L, t, lua_gettop(L) - 1, depth + 1); /* the key */
+        push_scrubbed(L, t, lua_gettop(L) - 1, depth + 1); /* the value */
+        lua_rawset(L, copy);
+        lua_pop(L, 1);
     }
+}
+
+/* Replaces the value at the top of the stack (a string, a table, or any
+ * other value, left as it is) by its scrubbed copy. */
+void ps_scrub(lua_State *L, ps_transfer *t) {
+    push_scrubbed(L, t, lua_gettop(L), 0);
+    lua_remove(L, -2);
 }
 
 static void set_string(lua_State *L, ps_transfer *t, const char *key, const char *s, size_t len) {
@@ -164,9 +193,9 @@ static void set_from_body(lua_State *L, ps_transfer *t, int body) {
 
 /* "HTTP 502", and the body's type when it was not JSON (an HTML page from a
  * proxy, say), for an error body that gave no message of its own. */
-static void set_default_message(lua_State *L, long status, int body, const ps_buf *head) {
+static void set_default_message(lua_State *L, ps_transfer *t, long status, int body) {
     size_t len;
-    const char *type = body == 0 ? ps_header_find(head, "content-type", &len) : NULL;
+    const char *type = body == 0 ? ps_header_find(&t->head, "content-type", &len) : NULL;
     lua_getfield(L, -1, "message");
     if (!lua_isnil(L, -1)) {
         lua_pop(L, 1);
@@ -175,6 +204,7 @@ static void set_default_message(lua_State *L, long status, int body, const ps_bu
     lua_pop(L, 1);
     if (type != NULL) {
         lua_pushlstring(L, type, len);
+        scrub_top(L, t);
         lua_pushfstring(L, "HTTP %d (%s body)", (int)status, lua_tostring(L, -1));
         lua_remove(L, -2);
     } else {
@@ -230,14 +260,14 @@ int ps_error_push(lua_State *L, ps_transfer *t, const char *kind, long status, i
         lua_setfield(L, -2, "status");
         set_string(L, t, "request_id", request_id, len);
         ps_headers_push(L, &t->head);
-        scrub_table(L, t, lua_gettop(L), 0);
+        ps_scrub(L, t);
         lua_setfield(L, -2, "headers");
     }
-    if (body != 0) {
-        scrub_table(L, t, body, 0);
-        set_from_body(L, t, body);
+    if (body != 0) { /* any JSON value: an object, or a string, a number, null */
         lua_pushvalue(L, body);
+        ps_scrub(L, t);
         lua_setfield(L, -2, "body");
+        set_from_body(L, t, body); /* scrubs what it takes */
     }
     if (fmt != NULL) { /* ours, over the body's */
         va_list ap;
@@ -248,7 +278,7 @@ int ps_error_push(lua_State *L, ps_transfer *t, const char *kind, long status, i
         lua_setfield(L, -2, "message");
     }
     if (status > 0)
-        set_default_message(L, status, body, &t->head);
+        set_default_message(L, t, status, body);
     if (status == 401 && c->api_key == NULL) {
         lua_getfield(L, -1, "message");
         lua_pushliteral(L, " (no API key configured: set PAPERSPACE_API_KEY or pass api_key "

@@ -130,7 +130,8 @@ struct ps_client {
     ps_transfer **pool;
     int max_concurrency;
     int max_host_connections;
-    ps_transfer *last; /* the transfer whose result was taken last */
+    ps_transfer *last;    /* the transfer whose result was taken last */
+    ps_transfer *scratch; /* where build() checks and builds, sending nothing */
     struct curl_slist *headers;      /* Authorization, Accept, Expect */
     struct curl_slist *body_headers; /* the same plus Content-Type */
     char *base_url;
@@ -177,7 +178,7 @@ long ps_response_status(ps_transfer *t);
 int ps_error_push(lua_State *L, ps_transfer *t, const char *kind, long status, int body_idx,
                   const char *fmt, ...);
 int ps_raise(lua_State *L, const char *fmt, ...);
-void ps_scrub_table(lua_State *L, ps_transfer *t, int idx);
+void ps_scrub(lua_State *L, ps_transfer *t);
 const char *ps_error_kind_for_status(long status);
 const char *ps_error_kind_for_curl(CURLcode rc);
 

@@ -62,7 +62,7 @@ const char *ps_check_name(lua_State *L, const char *fname, int idx, int pos, con
     const char *s;
     if (lua_type(L, idx) == LUA_TNUMBER && ps_isinteger(L, idx)) {
         char num[32];
-        snprintf(num, sizeof num, "%lld", (long long)lua_tonumber(L, idx));
+        snprintf(num, sizeof num, "%lld", ps_tolonglong(L, idx));
         lua_pushstring(L, num);
         lua_replace(L, idx);
     } else if (lua_type(L, idx) != LUA_TSTRING) {
@@ -154,7 +154,6 @@ static void build_query(lua_State *L, ps_transfer *t, const ps_operation *op, in
     lua_pop(L, 1);
 }
 
-/* A timeout in seconds, as milliseconds; `fallback` when absent. */
 /* The number of seconds at `idx` as milliseconds (at least 1), or -1 when
  * it is not a positive number of seconds up to a year. */
 long ps_seconds_ms(lua_State *L, int idx) {
@@ -164,6 +163,8 @@ long ps_seconds_ms(lua_State *L, int idx) {
     return s * 1000 < 1 ? 1 : (long)(s * 1000 + 0.5);
 }
 
+/* Option `key` of the options table at `idx`, a timeout in seconds, as
+ * milliseconds; `fallback` when absent. */
 static long check_seconds(lua_State *L, const ps_operation *op, int idx, int pos,
                           const char *key, long fallback) {
     long ms = fallback;
@@ -257,18 +258,20 @@ void ps_request_build(lua_State *L, ps_transfer *t, const ps_operation *op, int 
         out_of_memory(L);
     t->call.path_at = c->base_len;
     build_path(L, t, op, base);
-    if (has_body)
-        build_body(L, t, op, base + nparams, nparams + 1);
-
     t->call.timeout_ms = c->timeout_ms;
     t->call.connect_timeout_ms = c->connect_timeout_ms;
-    if (lua_isnoneornil(L, opts))
-        return;
-    if (!lua_istable(L, opts))
-        arg_error(L, op->name, opts_pos, "opts must be a table, got %s", luaL_typename(L, opts));
-    if (op->paged)
-        build_query(L, t, op, opts, opts_pos);
-    t->call.timeout_ms = check_seconds(L, op, opts, opts_pos, "timeout", c->timeout_ms);
-    t->call.connect_timeout_ms =
-        check_seconds(L, op, opts, opts_pos, "connect_timeout", c->connect_timeout_ms);
+    if (!lua_isnoneornil(L, opts)) {
+        if (!lua_istable(L, opts))
+            arg_error(L, op->name, opts_pos, "opts must be a table, got %s",
+                      luaL_typename(L, opts));
+        if (op->paged)
+            build_query(L, t, op, opts, opts_pos);
+        t->call.timeout_ms = check_seconds(L, op, opts, opts_pos, "timeout", c->timeout_ms);
+        t->call.connect_timeout_ms =
+            check_seconds(L, op, opts, opts_pos, "connect_timeout", c->connect_timeout_ms);
+    }
+    /* The body last: once its secret is encoded, nothing can refuse the call
+     * and leave it behind in the payload. */
+    if (has_body)
+        build_body(L, t, op, base + nparams, nparams + 1);
 }

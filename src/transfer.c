@@ -5,6 +5,7 @@
  * offers it), DNS cache and TLS sessions. An easy handle is set up once and
  * reused; only what differs between calls is set before each one.
  */
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -230,6 +231,8 @@ static void fail_all(ps_client *c, CURLMcode mc) {
 int ps_multi_drive(ps_client *c, long wait_ms) {
     int running = 0;
     CURLMcode mc = curl_multi_perform(c->multi, &running);
+    if (wait_ms > INT_MAX)
+        wait_ms = INT_MAX;
     if (mc == CURLM_OK) {
         collect(c);
         if (running > 0 && wait_ms > 0) {

@@ -146,7 +146,11 @@ local function check_self(self, name)
 end
 
 local function check_opts(op, opts, pos, name, iterating)
-  if type(opts) ~= "table" then return end -- the core names a wrong type
+  if opts == nil then return end
+  if type(opts) ~= "table" then
+    core.raise(string.format("bad argument #%d to '%s' (opts must be a table, got %s)", pos, name,
+                             type(opts)))
+  end
   for k in pairs(opts) do
     local known = config.call_options[k] or (op.paged and config.list_options[k])
     if not known or (iterating and k == "raw") then
@@ -157,9 +161,13 @@ local function check_opts(op, opts, pos, name, iterating)
   config.check_retries(opts.max_retries, name)
 end
 
--- Whether a failed attempt may have been carried out by the server anyway.
+-- Whether a failed attempt may have been carried out by the server anyway:
+-- one lost in transit, or a 500, 502 or 504 (a gateway may have passed it
+-- on). A 408, 429 or 503 is a refusal, made before acting.
+local MAY_HAVE_ACTED = { [500] = true, [502] = true, [504] = true }
 local function may_have_acted(err)
-  return (err.kind == "timeout" or err.kind == "connection") and err.request_sent ~= false
+  if err.kind == "timeout" or err.kind == "connection" then return err.request_sent ~= false end
+  return MAY_HAVE_ACTED[err.status] == true
 end
 
 -- A DELETE answered 404 after earlier attempts failed: if one of them may
@@ -263,6 +271,17 @@ function Client:team(id)
   return t
 end
 
+-- A response the library refuses after the core took it (a page that makes
+-- no sense) gets the details of that response, as the core's errors have.
+local function describe_response(self, err)
+  local r = self._core:response(false)
+  if r then
+    err.status, err.request_id, err.method, err.url, err.path =
+      r.status, r.request_id, r.method, r.url, r.path
+  end
+  return err
+end
+
 -- Gives results their methods: members and secrets belong to the team named
 -- by the call's first argument.
 local function finish(self, op, team_id, value, err)
@@ -270,7 +289,8 @@ local function finish(self, op, team_id, value, err)
   if value == core.null then return nil, nil end
   if op.item == "member" or op.item == "secret" then
     -- The core has checked the id by now: the cache needs no second check.
-    return team.wrap(self._teams[team_id] or self:team(team_id), op.item, value, op.paged)
+    value, err = team.wrap(self._teams[team_id] or self:team(team_id), op.item, value, op.paged)
+    if err then return nil, describe_response(self, err) end
   end
   return value
 end
@@ -299,9 +319,12 @@ local function define(op)
     return function(page_opts)
       args[nparams + 1] = page_opts
       local value, err, attempts = request(self, op, page_opts, unpack(args, 1, nparams + 1))
-      if stats then stats.pages, stats.attempts = stats.pages + 1, attempts end
+      if stats then stats.pages, stats.attempts = stats.pages + 1, stats.attempts + attempts end
       return value, err
     end
+  end
+  local function describe(self)
+    return function(err) return describe_response(self, err) end
   end
   local function prepare(self, name, iterating, ...)
     check_self(self, name)
@@ -317,20 +340,28 @@ local function define(op)
     local args, opts = prepare(self, op.name, false, ...)
     local raw = type(opts) == "table" and opts.raw
     local started = raw and core.now()
-    local stats = raw and { pages = 0 }
-    local value, err = finish(self, op, args[1], pager.collect(fetcher(self, args, stats), opts))
-    if raw then return value, err, wire_record(self, err, stats.attempts, started, stats.pages) end
+    local stats = raw and { pages = 0, attempts = 0 }
+    local value, err = finish(self, op, args[1],
+                              pager.collect(fetcher(self, args, stats), opts, describe(self)))
+    if raw then
+      local r = wire_record(self, err, stats.attempts, started, stats.pages)
+      r.retries = stats.attempts - stats.pages
+      return value, err, r
+    end
     return value, err
   end
   local each = "each_" .. op.name:gsub("^list_", ""):gsub("s$", "")
   Client[each] = function(self, ...)
     local args, opts = prepare(self, each, true, ...)
+    -- The core's checks (limit, order, cursor) now, not at the first step.
+    local ok, msg = pcall(self._core.build, self._core, op.name, unpack(args, 1, nparams + 1))
+    if not ok then error((tostring(msg):gsub("'" .. op.name .. "'", "'" .. each .. "'")), 0) end
     local mt = self:team(args[1])._metatables[op.item]
-    local next_item = pager.each(fetcher(self, args), opts)
+    local next_item = pager.each(fetcher(self, args), opts, describe(self))
     return function()
       local item = next_item()
-      if type(item) == "table" then setmetatable(item, mt) end
-      return item
+      if item == nil or type(item) == "table" then return item and setmetatable(item, mt) end
+      error(describe_response(self, team.not_an_object(op.item, item)), 2)
     end
   end
 end
@@ -366,10 +397,22 @@ function Client:gather(calls, opts)
   if type(calls) ~= "table" then
     core.raise("bad argument #1 to 'gather' (calls must be a table, got " .. type(calls) .. ")")
   end
-  local fail_fast = type(opts) == "table" and opts.fail_fast
+  if opts ~= nil then
+    if type(opts) ~= "table" then
+      core.raise("bad argument #2 to 'gather' (opts must be a table, got " .. type(opts) .. ")")
+    end
+    for k in pairs(opts) do
+      if k ~= "fail_fast" then
+        core.raise("bad argument #2 to 'gather' (unknown option opts." .. tostring(k) .. ")")
+      end
+    end
+  end
+  local fail_fast = opts and opts.fail_fast
   local sched, tasks, failed = self._sched, {}, 0
+  local cancelling = false
   local function on_done(_, err)
-    if fail_fast and errors.is_error(err) then
+    if fail_fast and not cancelling and errors.is_error(err) then
+      cancelling = true
       for _, t in ipairs(tasks) do sched:cancel(t) end
     end
   end
@@ -439,12 +482,16 @@ function Client:poll(wait)
   return self._sched:step(wait or 0)
 end
 
---- Runs the loop until every task is done (what `gather` does for its own).
+--- Runs the loop until every task is done, those started meanwhile (by an
+-- `on_done`, say) included: what `gather` does for its own. Inside a task it
+-- would wait for itself, so there it raises; use `gather` there.
 function Client:wait_all()
   check_self(self, "wait_all")
-  local all = {}
-  for _, t in pairs(self._sched.tasks) do all[#all + 1] = t end
-  self._sched:join(all)
+  local sched = self._sched
+  if sched:current() then
+    core.raise("paperspace: wait_all inside a task would wait for that task itself; use gather")
+  end
+  sched:run(function() return sched.count == 0 end)
 end
 
 --- What the last attempt got on the wire, without another request.

@@ -86,7 +86,10 @@ function config.resolve(opts, getenv)
   if key == nil then key = getenv("PAPERSPACE_API_KEY") end
   if key == "" then key = nil end
   cfg.api_key = key
-  cfg.base_url = opts.base_url or getenv("PAPERSPACE_API_URL") or config.DEFAULT_BASE_URL
+  local url = opts.base_url
+  if url == nil then url = getenv("PAPERSPACE_API_URL") end
+  if url == nil or (url == "" and opts.base_url == nil) then url = config.DEFAULT_BASE_URL end
+  cfg.base_url = url
   cfg.user_agent = config.user_agent(opts.user_agent)
   if cfg.tls_verify == false then config.warn_tls() end
   return cfg

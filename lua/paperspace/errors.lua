@@ -42,6 +42,20 @@ function errors.new(fields)
   return setmetatable(fields, Error)
 end
 
+--- Raises a programmer error, at the caller's line, unless `value` has
+-- type `want`: `bad argument #2 to 'set_secret' (value must be a string, got nil)`.
+-- @param value the argument
+-- @tparam string want its type
+-- @tparam integer pos its position
+-- @tparam string name the method
+-- @tparam string what the argument's name
+function errors.check_arg(value, want, pos, name, what)
+  if type(value) ~= want then
+    core.raise(string.format("bad argument #%d to '%s' (%s must be a %s, got %s)", pos, name, what,
+                             want, type(value)))
+  end
+end
+
 --- Whether the error is of kind `kind`: `err:is("not_found")`.
 -- @tparam string kind
 -- @treturn boolean

@@ -4,17 +4,23 @@
 -- @classmod paperspace.member
 
 local core = require "paperspace.core"
+local errors = require "paperspace.errors"
 
 local Member = {}
 
-local function team_of(m)
-  return getmetatable(m).team
+-- The member's team; raises unless called with a colon on a member.
+local function team_of(m, name)
+  local mt = getmetatable(m)
+  if type(mt) ~= "table" or mt.__index ~= Member then
+    core.raise("paperspace: call member:" .. name .. "(...) with a colon")
+  end
+  return mt.team
 end
 
 --- The team this member was listed from.
 -- @treturn paperspace.team
 function Member:team()
-  return team_of(self)
+  return team_of(self, "team")
 end
 
 --- Makes the member an admin of the team, or not.
@@ -22,11 +28,8 @@ end
 -- @treturn paperspace.member|nil the member, updated; or nil
 -- @treturn[opt] table the error object
 function Member:set_admin(is_admin)
-  if type(is_admin) ~= "boolean" then
-    core.raise("bad argument #1 to 'set_admin' (is_admin must be a boolean, got "
-               .. type(is_admin) .. ")")
-  end
-  local team = team_of(self)
+  local team = team_of(self, "set_admin")
+  errors.check_arg(is_admin, "boolean", 1, "set_admin", "is_admin")
   local updated, err = team.client:update_team_member(team.id, self.userId, { isAdmin = is_admin })
   if not updated then return nil, err end
   for k, v in pairs(updated) do self[k] = v end
@@ -37,7 +40,7 @@ end
 -- @treturn true|nil
 -- @treturn[opt] table the error object
 function Member:remove()
-  local team = team_of(self)
+  local team = team_of(self, "remove")
   return team.client:remove_team_member(team.id, self.userId)
 end
 

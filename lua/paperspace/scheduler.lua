@@ -51,6 +51,11 @@ end
 -- @local
 function Scheduler:call(task, op_name, ...)
   local id = self.running < self.capacity and self.core:start(op_name, ...)
+  if not id then
+    -- A wrong argument must raise now, while the caller can still cancel
+    -- what was started, not when a transfer frees up.
+    self.core:build(op_name, ...)
+  end
   while not id do -- max_concurrency transfers are running: wait in line
     self.tail = self.tail + 1
     self.queue[self.tail] = task
@@ -81,7 +86,15 @@ local function finish(self, task, ok, ...)
   else
     task.raised = (...)
   end
-  if task.on_done and ok then task.on_done(...) end
+  if task.on_done then
+    -- A raise from the first run is spawn's own (a wrong argument, raised
+    -- to spawn's caller); any later one ends the task like a failure.
+    if ok then
+      task.on_done(...)
+    elseif not task.starting then
+      task.on_done(nil, task.raised)
+    end
+  end
   local parent = task.parent
   if parent and parent.joining and not parent.finished
      and coroutine.status(parent.co) == "suspended" and scheduler.all_done(parent.joining) then
@@ -111,7 +124,9 @@ function Scheduler:spawn(fn, on_done)
                               parent = self:current() }, Task)
   self.tasks[task.co] = task
   self.count = self.count + 1
+  task.starting = true
   resume(self, task)
+  task.starting = nil
   if task.raised then error(task.raised, 0) end -- a programmer error: raise it now
   return task
 end
@@ -136,10 +151,14 @@ function Scheduler:step(wait)
     if task.wake - now < wait then wait = math.max(task.wake - now, 0) end
   end
   local ids = self.core:poll(wait)
-  for _, id in ipairs(ids) do
-    local task = self.by_id[id]
-    -- nil when an earlier task's callback cancelled this one meanwhile.
-    if task then
+  -- Who waits for each finished transfer, read before any task runs: a task
+  -- resumed below may cancel another whose transfer is in this list, and
+  -- then start a new transfer in the slot that frees.
+  local waiting = {}
+  for i, id in ipairs(ids) do waiting[i] = self.by_id[id] end
+  for i, id in ipairs(ids) do
+    local task = waiting[i]
+    if task and self.by_id[id] == task then
       self.by_id[id] = nil
       self.running = self.running - 1
       -- Resumed at once, so that what it reads of its response is its own.
@@ -173,9 +192,15 @@ function Scheduler:join(tasks)
     end
     return
   end
-  while not scheduler.all_done(tasks) do
+  self:run(function() return scheduler.all_done(tasks) end)
+end
+
+--- Outside any task: runs the loop until `done()` is true.
+-- @local
+function Scheduler:run(done)
+  while not done() do
     if self.running == 0 and #self.sleepers == 0 and self.head > self.tail then
-      error("paperspace: tasks are waiting for something that will not happen", 2)
+      error("paperspace: tasks are waiting for something that will not happen", 3)
     end
     self:step(1)
   end
@@ -195,6 +220,7 @@ function Scheduler:cancel(task)
   self.count = self.count - 1
   task.finished = true
   task.results = pack(nil, errors.new { kind = "cancelled", message = "cancelled before it finished" })
+  if task.on_done then task.on_done(unpack(task.results, 1, 2)) end
 end
 
 --- Whether the task has finished (or was cancelled).

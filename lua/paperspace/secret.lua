@@ -2,16 +2,24 @@
 -- never returns a secret's value, and nothing here prints one.
 -- @classmod paperspace.secret
 
+local core = require "paperspace.core"
+local errors = require "paperspace.errors"
+
 local Secret = {}
 
-local function team_of(s)
-  return getmetatable(s).team
+-- The secret's team; raises unless called with a colon on a secret.
+local function team_of(s, name)
+  local mt = getmetatable(s)
+  if type(mt) ~= "table" or mt.__index ~= Secret then
+    core.raise("paperspace: call secret:" .. name .. "(...) with a colon")
+  end
+  return mt.team
 end
 
 --- The team that holds this secret.
 -- @treturn paperspace.team
 function Secret:team()
-  return team_of(self)
+  return team_of(self, "team")
 end
 
 --- Replaces the secret's value.
@@ -19,7 +27,8 @@ end
 -- @treturn paperspace.secret|nil the secret, updated; or nil
 -- @treturn[opt] table the error object
 function Secret:update(value)
-  local team = team_of(self)
+  local team = team_of(self, "update")
+  errors.check_arg(value, "string", 1, "update", "value")
   local updated, err = team.client:update_team_secret(team.id, self.name, { value = value })
   if not updated then return nil, err end
   for k, v in pairs(updated) do self[k] = v end
@@ -30,7 +39,7 @@ end
 -- @treturn true|nil
 -- @treturn[opt] table the error object
 function Secret:delete()
-  local team = team_of(self)
+  local team = team_of(self, "delete")
   return team.client:delete_team_secret(team.id, self.name)
 end
 

@@ -8,6 +8,7 @@
 -- @classmod paperspace.team
 
 local core = require "paperspace.core"
+local errors = require "paperspace.errors"
 local member_metatable = require "paperspace.member"
 local secret_metatable = require "paperspace.secret"
 
@@ -16,6 +17,15 @@ Team.__index = Team
 Team.__name = "paperspace.team"
 
 local team = {}
+
+-- Raises unless the method was called with a colon on a team.
+local function check_self(self, name)
+  if getmetatable(self) ~= Team then
+    core.raise("paperspace: call team:" .. name .. "(...) with a colon")
+  end
+end
+
+local check_arg = errors.check_arg
 
 --- Makes the team object (used by `client:team`).
 -- @local
@@ -27,15 +37,27 @@ function team.new(client, id)
   return t
 end
 
+--- The error for an item of a list that is not a JSON object.
+-- @local
+function team.not_an_object(kind, item)
+  return errors.new { kind = "invalid_response",
+                      message = string.format("a %s in the list is a JSON %s, not an object", kind,
+                                              item == core.null and "null" or type(item)) }
+end
+
 --- Gives the API's decoded `value` (an object, or a list of them when
 -- `is_list`) the methods of `kind` ("member" or "secret").
 -- @local
+-- @treturn table|nil the value
+-- @treturn[opt] table an error object when an item is not an object
 function team.wrap(t, kind, value, is_list)
   local mt = t._metatables[kind]
-  if mt == nil or type(value) ~= "table" then return value end
+  if type(value) ~= "table" then return value end
   if not is_list then return setmetatable(value, mt) end
   for i = 1, #value do
-    if type(value[i]) == "table" then setmetatable(value[i], mt) end
+    local item = value[i]
+    if type(item) ~= "table" then return nil, team.not_an_object(kind, item) end
+    setmetatable(item, mt)
   end
   return value
 end
@@ -46,6 +68,7 @@ end
 -- @treturn {paperspace.member,...}|nil
 -- @treturn[opt] table the error object
 function Team:members(opts)
+  check_self(self, "members")
   return self.client:list_team_members(self.id, opts)
 end
 
@@ -54,6 +77,7 @@ end
 -- @tparam[opt] table opts as for `members`
 -- @treturn function
 function Team:each_member(opts)
+  check_self(self, "each_member")
   return self.client:each_team_member(self.id, opts)
 end
 
@@ -63,6 +87,8 @@ end
 -- @treturn paperspace.member|nil
 -- @treturn[opt] table the error object
 function Team:update_member(user_id, is_admin)
+  check_self(self, "update_member")
+  check_arg(is_admin, "boolean", 2, "update_member", "is_admin")
   return self.client:update_team_member(self.id, user_id, { isAdmin = is_admin })
 end
 
@@ -71,6 +97,7 @@ end
 -- @treturn true|nil
 -- @treturn[opt] table the error object
 function Team:remove_member(user_id)
+  check_self(self, "remove_member")
   return self.client:remove_team_member(self.id, user_id)
 end
 
@@ -79,6 +106,7 @@ end
 -- @treturn {paperspace.secret,...}|nil
 -- @treturn[opt] table the error object
 function Team:secrets(opts)
+  check_self(self, "secrets")
   return self.client:list_team_secrets(self.id, opts)
 end
 
@@ -86,6 +114,7 @@ end
 -- @tparam[opt] table opts as for `secrets`
 -- @treturn function
 function Team:each_secret(opts)
+  check_self(self, "each_secret")
   return self.client:each_team_secret(self.id, opts)
 end
 
@@ -94,6 +123,7 @@ end
 -- @treturn paperspace.secret|nil
 -- @treturn[opt] table the error object (`kind == "not_found"` when there is none)
 function Team:secret(name)
+  check_self(self, "secret")
   return self.client:get_team_secret(self.id, name)
 end
 
@@ -103,6 +133,8 @@ end
 -- @treturn paperspace.secret|nil
 -- @treturn[opt] table the error object
 function Team:create_secret(name, value)
+  check_self(self, "create_secret")
+  check_arg(value, "string", 2, "create_secret", "value")
   return self.client:create_team_secret(self.id, { name = name, value = value })
 end
 
@@ -112,6 +144,8 @@ end
 -- @treturn paperspace.secret|nil
 -- @treturn[opt] boolean|table `true` when it was created; or the error object
 function Team:set_secret(name, value)
+  check_self(self, "set_secret")
+  check_arg(value, "string", 2, "set_secret", "value")
   local client = self.client
   local secret, err = client:update_team_secret(self.id, name, { value = value })
   if secret then return secret, false end
@@ -146,6 +180,7 @@ end
 -- @treturn table name -> secret, for the ones found
 -- @treturn table|nil name -> error object, for the others (nil when none)
 function Team:get_secrets(names)
+  check_self(self, "get_secrets")
   if type(names) ~= "table" then
     core.raise("bad argument #1 to 'get_secrets' (a list of names expected, got " .. type(names) .. ")")
   end
@@ -166,12 +201,18 @@ end
 -- @treturn table name -> `"created"` or `"updated"`, for the ones set
 -- @treturn table|nil name -> error object, for the others (nil when none)
 function Team:set_secrets(values)
+  check_self(self, "set_secrets")
   if type(values) ~= "table" then
     core.raise("bad argument #1 to 'set_secrets' (a table of name = value expected, got "
                .. type(values) .. ")")
   end
   local names = {}
   for name, value in pairs(values) do
+    if type(name) ~= "string" then
+      core.raise(string.format("bad argument #1 to 'set_secrets' (a table of name = value expected, "
+                               .. "got the key %s, a %s; get_secrets takes a list)", tostring(name),
+                               type(name)))
+    end
     core.check_name(name, "set_secrets", "a name", 1)
     if type(value) ~= "string" then
       core.raise(string.format("bad argument #1 to 'set_secrets' (the value of %s must be a string, got %s)",
@@ -179,7 +220,7 @@ function Team:set_secrets(values)
     end
     names[#names + 1] = name
   end
-  table.sort(names, function(a, b) return tostring(a) < tostring(b) end)
+  table.sort(names)
   local calls = {}
   for i, name in ipairs(names) do
     calls[i] = function() return self:set_secret(name, values[name]) end
@@ -194,6 +235,7 @@ end
 -- @treturn true|nil
 -- @treturn[opt] table the error object
 function Team:delete_secret(name)
+  check_self(self, "delete_secret")
   return self.client:delete_team_secret(self.id, name)
 end
 
