@@ -456,7 +456,9 @@ end
 --     timer:start(0, 10, function() client:poll(0) end)   -- luv
 --
 -- @tparam function fn makes the calls; what it returns is the task's result
--- @tparam[opt] function on_done called with that result when it is done
+-- @tparam[opt] function on_done called once when the task ends: with that
+-- result; with `nil, err` (`err.kind == "cancelled"`) when it is cancelled;
+-- with `nil` and the error when `fn` raises after its first request
 -- @treturn paperspace.task with `done()`, `result()` and `cancel()`
 function Client:spawn(fn, on_done)
   check_self(self, "spawn")
@@ -496,7 +498,8 @@ end
 
 --- What the last attempt got on the wire, without another request.
 -- @treturn table|nil `status`, `headers` (lower-case names), `request_id`,
--- `elapsed` (seconds), `method`, `url`; nil before the first call
+-- `elapsed` (seconds), `method`, `url`; nil before the first call and after
+-- one refused for a wrong argument
 function Client:last_response()
   check_self(self, "last_response")
   return self._core:response(true)
