@@ -232,6 +232,13 @@ describe("numbers", function()
     client:close()
   end)
 
+  it("a float with an integer value is an integer, on every Lua", function()
+    local client = helpers.client(emu)
+    local _, url = client._core:build("list_team_members", 10.0, { limit = 5.0 })
+    assert.equal(emu.url .. "/teams/10/users?limit=5", url)
+    client:close()
+  end)
+
   it("max_response_bytes = math.huge means no limit", function()
     local client = helpers.client(emu, { max_response_bytes = math.huge })
     local session, err = client:get_session()

@@ -43,7 +43,13 @@ static inline void *ps_testudata(lua_State *L, int i, const char *tname) {
 #endif
 
 #if LUA_VERSION_NUM >= 503
-#define ps_isinteger(L, i) lua_isinteger(L, i)
+/* A number with an integer value, 10.0 included, as on 5.1 and LuaJIT. */
+static inline int ps_isinteger(lua_State *L, int i) {
+    int isnum = 0;
+    if (lua_type(L, i) == LUA_TNUMBER)
+        (void)lua_tointegerx(L, i, &isnum);
+    return isnum;
+}
 #define ps_tolonglong(L, i) ((long long)lua_tointeger(L, i))
 #else
 /* Before 5.3 every number is a double: an integer is one that converts to
