@@ -84,19 +84,13 @@ describe("API contract (Prism mock of openapi/paperspace-team-auth.yml)", functi
     it("get_session", function()
       local s, err = accepted("GET", "/auth/session", function() return client:get_session() end)
       assert.is_nil(err, err and tostring(err))
-      -- The schema is nullable: nil is a valid answer, Prism's static mock
-      -- is an object with user and team.
-      if s ~= nil then
-        assert.is_table(s)
-        if s.user ~= nil then
-          assert.is_string(s.user.id)
-          assert.is_string(s.user.email)
-        end
-        if s.team ~= nil then
-          assert.is_string(s.team.id)
-          assert.is_string(s.team.namespace)
-        end
-      end
+      -- The schema is nullable, but Prism's static mock is always an object
+      -- with user and team, built from the schema.
+      assert.is_table(s)
+      assert.is_string(s.user.id)
+      assert.is_string(s.user.email)
+      assert.is_string(s.team.id)
+      assert.is_string(s.team.namespace)
     end)
   end)
 

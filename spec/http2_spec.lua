@@ -50,12 +50,8 @@ describe("HTTP/2", function()
     local nginx = io.open("/usr/sbin/nginx") and "/usr/sbin/nginx" or "nginx"
     assert(select(2, helpers.run(string.format(
       "%s -p %s -c %s/nginx.conf >/dev/null 2>&1 & echo $! > %s/started", nginx, dir, dir, dir))))
-    for _ = 1, 100 do
-      local c = socket.connect("127.0.0.1", port)
-      if c then c:close() break end
-      socket.sleep(0.05)
-    end
     pid = assert(io.open(dir .. "/started")):read("*l")
+    assert(helpers.wait_for_port(port, 10), "nginx did not start on port " .. port)
   end)
 
   teardown(function()

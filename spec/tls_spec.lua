@@ -3,7 +3,6 @@
 -- Against `openssl s_server` on 127.0.0.1 with a certificate made here.
 local helpers = require "spec.support.helpers"
 local paperspace = require "paperspace"
-local socket = require "socket"
 
 local function sh(cmd)
   local ok, _, code = os.execute(cmd)
@@ -26,11 +25,7 @@ describe("TLS", function()
     assert(sh(string.format("openssl s_server -accept 127.0.0.1:%d -cert %s/cert.pem -key %s/key.pem -www -quiet "
       .. ">/dev/null 2>&1 & echo $! > %s/pid", port, dir, dir, dir)))
     pid = assert(io.open(dir .. "/pid")):read("*l")
-    for _ = 1, 100 do
-      local c = socket.connect("127.0.0.1", port)
-      if c then c:close() break end
-      socket.sleep(0.05)
-    end
+    assert(helpers.wait_for_port(port, 10), "openssl s_server did not start on port " .. port)
   end)
 
   teardown(function()

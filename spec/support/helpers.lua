@@ -19,16 +19,22 @@ function helpers.client(emu, opts)
 end
 
 --- For a describe block: an emulator started once (with `emu_opts`), reset
--- before each test, and a fresh client (with `client_opts`) for each test,
+-- before each test (its seed data and its options, so that no test depends
+-- on another's), and a fresh client (with `client_opts`) for each test,
 -- closed after it. `bind(emu, client)` hands them to the block's locals.
 function helpers.use_emulator(emu_opts, client_opts, bind)
   -- busted gives its functions to spec files, not to the modules they load.
   local busted = require "busted"
-  local emu, client
-  busted.setup(function() emu = helpers.emulator(emu_opts) end)
+  local emu, client, options
+  busted.setup(function()
+    emu = helpers.emulator(emu_opts)
+    options = {}
+    for k, v in pairs(emu:configure {}) do options[k] = v end
+  end)
   busted.teardown(function() emu:stop() end)
   busted.before_each(function()
     emu:reset()
+    emu:configure(options)
     client = helpers.client(emu, client_opts)
     bind(emu, client)
   end)
@@ -42,6 +48,21 @@ function helpers.run(cmd)
   local out = p:read("*a")
   local ok, _, code = p:close()
   return out, ok == true or code == 0
+end
+
+--- Waits up to `seconds` for something to accept connections on
+-- 127.0.0.1:`port`; returns whether it did.
+function helpers.wait_for_port(port, seconds)
+  local deadline = socket.gettime() + seconds
+  repeat
+    local c = socket.connect("127.0.0.1", port)
+    if c then
+      c:close()
+      return true
+    end
+    socket.sleep(0.05)
+  until socket.gettime() > deadline
+  return false
 end
 
 --- A port on 127.0.0.1 that is free now: binds port 0, reads what the

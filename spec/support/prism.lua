@@ -320,13 +320,23 @@ function Server:requests_since(mark)
   for line in text:gmatch("[^\n]+") do
     local method, path = line:match("%[HTTP SERVER%]%s+(%a+)%s+(%S+).-Request received")
     if method then
-      cur = { method = method:lower(), path = path, problems = {}, lines = {} }
-      if path:sub(1, #SYNC_PREFIX) ~= SYNC_PREFIX then reqs[#reqs + 1] = cur end
+      cur = { method = method:lower(), path = path, problems = {}, lines = {},
+              sync = path:sub(1, #SYNC_PREFIX) == SYNC_PREFIX }
+      if not cur.sync then reqs[#reqs + 1] = cur end
     end
     -- Lines before the first "Request received" belong to earlier requests.
     if cur then
       cur.lines[#cur.lines + 1] = line
-      if not method and is_problem(line) then cur.problems[#cur.problems + 1] = line end
+      if not method and is_problem(line) then
+        -- A sync request ends in its own NO_PATH_MATCHED error; any other
+        -- problem logged after it came late, from the request before it,
+        -- and must not be dropped.
+        local owner = cur
+        if cur.sync then
+          owner = not line:find(SYNC_PREFIX, 1, true) and reqs[#reqs] or nil
+        end
+        if owner then owner.problems[#owner.problems + 1] = line end
+      end
     end
   end
   return reqs
