@@ -89,9 +89,10 @@ const char *ps_error_kind_for_curl(CURLcode rc) {
 
 /* Where `needle` first occurs in `hay`, NUL bytes included, or NULL. */
 static const char *find(const char *hay, size_t hay_len, const char *needle, size_t len) {
-    const char *p = hay, *last = hay + hay_len - len;
+    const char *p = hay, *last;
     if (len == 0 || len > hay_len)
         return NULL;
+    last = hay + (hay_len - len);
     while (p <= last && (p = memchr(p, needle[0], (size_t)(last - p) + 1)) != NULL) {
         if (memcmp(p, needle, len) == 0)
             return p;
