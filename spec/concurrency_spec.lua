@@ -366,7 +366,7 @@ describe("tasks, callbacks and cancellation", function()
     local deadline = core.now() + 5
     while #emu:requests() < 2 and core.now() < deadline do client:poll(0.01) end
     assert.equal(2, #emu:requests())
-    socket.sleep(0.5)
+    socket.sleep(1)
     client:wait_all()
     local first, failed, results, failed2 = task:result()
     assert.equal(2, failed)
