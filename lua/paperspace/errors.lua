@@ -42,6 +42,21 @@ function errors.new(fields)
   return setmetatable(fields, Error)
 end
 
+--- Raises a programmer error unless `self` is an object of `class` (one
+-- whose metatable's `__index` is `class`): a method called with a dot, say.
+-- @param self the value the method got as `self`
+-- @tparam table class the methods
+-- @tparam string kind what to call the object in the message: `"team"`
+-- @tparam string name the method
+-- @treturn table the object's metatable
+function errors.check_self(self, class, kind, name)
+  local mt = getmetatable(self)
+  if type(mt) ~= "table" or mt.__index ~= class then
+    core.raise("paperspace: call " .. kind .. ":" .. name .. "(...) with a colon")
+  end
+  return mt
+end
+
 --- Raises a programmer error, at the caller's line, unless `value` has
 -- type `want`: `bad argument #2 to 'set_secret' (value must be a string, got nil)`.
 -- @param value the argument

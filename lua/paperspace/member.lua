@@ -3,18 +3,13 @@
 -- `client:list_team_members()`.
 -- @classmod paperspace.member
 
-local core = require "paperspace.core"
 local errors = require "paperspace.errors"
 
 local Member = {}
 
--- The member's team; raises unless called with a colon on a member.
+-- The member's team; raises unless method `name` was called on a member.
 local function team_of(m, name)
-  local mt = getmetatable(m)
-  if type(mt) ~= "table" or mt.__index ~= Member then
-    core.raise("paperspace: call member:" .. name .. "(...) with a colon")
-  end
-  return mt.team
+  return errors.check_self(m, Member, "member", name).team
 end
 
 --- The team this member was listed from.

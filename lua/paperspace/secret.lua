@@ -2,18 +2,13 @@
 -- never returns a secret's value, and nothing here prints one.
 -- @classmod paperspace.secret
 
-local core = require "paperspace.core"
 local errors = require "paperspace.errors"
 
 local Secret = {}
 
--- The secret's team; raises unless called with a colon on a secret.
+-- The secret's team; raises unless method `name` was called on a secret.
 local function team_of(s, name)
-  local mt = getmetatable(s)
-  if type(mt) ~= "table" or mt.__index ~= Secret then
-    core.raise("paperspace: call secret:" .. name .. "(...) with a colon")
-  end
-  return mt.team
+  return errors.check_self(s, Secret, "secret", name).team
 end
 
 --- The team that holds this secret.

@@ -18,11 +18,9 @@ Team.__name = "paperspace.team"
 
 local team = {}
 
--- Raises unless the method was called with a colon on a team.
+-- Raises unless method `name` was called on a team.
 local function check_self(self, name)
-  if getmetatable(self) ~= Team then
-    core.raise("paperspace: call team:" .. name .. "(...) with a colon")
-  end
+  errors.check_self(self, Team, "team", name)
 end
 
 local check_arg = errors.check_arg
