@@ -115,6 +115,17 @@ local client = {}
 -- @treturn true|nil
 -- @treturn[opt] table the error object
 
+-- A response the library refuses after the core took it (a page that makes
+-- no sense) gets the details of that response, as the core's errors have.
+local function describe_response(self, err)
+  local r = self._core:response(false)
+  if r then
+    err.status, err.request_id, err.method, err.url, err.path =
+      r.status, r.request_id, r.method, r.url, r.path
+  end
+  return err
+end
+
 --- Makes a client.
 -- @tparam[opt] table opts `api_key` (default `$PAPERSPACE_API_KEY`), `base_url`
 -- (default `$PAPERSPACE_API_URL` or the production API), `timeout` (60 s an
@@ -129,7 +140,7 @@ function client.new(opts)
   cfg.api_key = nil -- from here on the key lives only in the C core
   local emit = log.new(cfg.logger)
   cfg.logger = nil
-  return setmetatable({
+  local self = setmetatable({
     _core = handle,
     _config = cfg,
     _has_key = has_key,
@@ -137,6 +148,9 @@ function client.new(opts)
     _sched = scheduler.new(handle),
     _teams = setmetatable({}, { __mode = "v" }),
   }, Client)
+  -- Made once, for the pager: list calls allocate no closure of their own.
+  self._describe = function(err) return describe_response(self, err) end
+  return self
 end
 
 local function check_self(self, name)
@@ -271,17 +285,6 @@ function Client:team(id)
   return t
 end
 
--- A response the library refuses after the core took it (a page that makes
--- no sense) gets the details of that response, as the core's errors have.
-local function describe_response(self, err)
-  local r = self._core:response(false)
-  if r then
-    err.status, err.request_id, err.method, err.url, err.path =
-      r.status, r.request_id, r.method, r.url, r.path
-  end
-  return err
-end
-
 -- Gives results their methods: members and secrets belong to the team named
 -- by the call's first argument.
 local function finish(self, op, team_id, value, err)
@@ -323,9 +326,6 @@ local function define(op)
       return value, err
     end
   end
-  local function describe(self)
-    return function(err) return describe_response(self, err) end
-  end
   local function prepare(self, name, iterating, ...)
     check_self(self, name)
     local args = { ... }
@@ -342,7 +342,7 @@ local function define(op)
     local started = raw and core.now()
     local stats = raw and { pages = 0, attempts = 0 }
     local value, err = finish(self, op, args[1],
-                              pager.collect(fetcher(self, args, stats), opts, describe(self)))
+                              pager.collect(fetcher(self, args, stats), opts, self._describe))
     if raw then
       local r = wire_record(self, err, stats.attempts, started, stats.pages)
       r.retries = stats.attempts - stats.pages
@@ -357,7 +357,7 @@ local function define(op)
     local ok, msg = pcall(self._core.build, self._core, op.name, unpack(args, 1, nparams + 1))
     if not ok then error((tostring(msg):gsub("'" .. op.name .. "'", "'" .. each .. "'")), 0) end
     local mt = self:team(args[1])._metatables[op.item]
-    local next_item = pager.each(fetcher(self, args), opts, describe(self))
+    local next_item = pager.each(fetcher(self, args), opts, self._describe)
     return function()
       local item = next_item()
       if item == nil or type(item) == "table" then return item and setmetatable(item, mt) end

@@ -15,6 +15,10 @@ local function invalid(message)
   return errors.new { kind = "invalid_response", message = message }
 end
 
+local function as_is(err)
+  return err
+end
+
 -- Whether `t` is a JSON array as lua-cjson decodes one: empty, or with a
 -- first element (an object has only string keys).
 local function is_array(t)
@@ -70,7 +74,7 @@ end
 -- `nil` when done, or `nil, err`
 function pager.pages(fetch, opts, describe, seen)
   local cursor, done = opts and opts.after, false
-  describe = describe or function(err) return err end
+  describe = describe or as_is
   return function()
     if done then return nil end
     local page, err = fetch(page_opts(opts, cursor))
@@ -104,13 +108,14 @@ end
 -- @treturn table|nil every item, or nil
 -- @treturn[opt] table the error object
 function pager.collect(fetch, opts, describe)
+  describe = describe or as_is
   -- The first page by hand: most lists are one page (every bare array is),
   -- and then nothing more is made than the decoded list itself.
   local page, err = fetch(opts)
   if page == nil then return nil, err end
   local all, cursor
   all, cursor, err = pager.read(page)
-  if err then return nil, describe and describe(err) or err end
+  if err then return nil, describe(err) end
   if cursor == nil then return all end
   local next_page = pager.pages(fetch, page_opts(opts, cursor), describe, { [cursor] = true })
   local n = #all
