@@ -196,13 +196,31 @@ end
 --     for name, how in pairs(done) do print(how, name) end   --> created/updated NAME
 --
 -- @tparam table values name -> value (strings)
+-- @tparam[opt] table opts `on_done`: called as each name is done, with
+-- `(name, "created" or "updated")` or `(name, nil, err)`, to show progress
 -- @treturn table name -> `"created"` or `"updated"`, for the ones set
 -- @treturn table|nil name -> error object, for the others (nil when none)
-function Team:set_secrets(values)
+function Team:set_secrets(values, opts)
   check_self(self, "set_secrets")
   if type(values) ~= "table" then
     core.raise("bad argument #1 to 'set_secrets' (a table of name = value expected, got "
                .. type(values) .. ")")
+  end
+  local on_done
+  if opts ~= nil then
+    if type(opts) ~= "table" then
+      core.raise("bad argument #2 to 'set_secrets' (opts must be a table, got " .. type(opts) .. ")")
+    end
+    for k in pairs(opts) do
+      if k ~= "on_done" then
+        core.raise("bad argument #2 to 'set_secrets' (unknown option opts." .. tostring(k) .. ")")
+      end
+    end
+    on_done = opts.on_done
+    if on_done ~= nil and type(on_done) ~= "function" then
+      core.raise("bad argument #2 to 'set_secrets' (opts.on_done must be a function, got "
+                 .. type(on_done) .. ")")
+    end
   end
   local names = {}
   for name, value in pairs(values) do
@@ -221,7 +239,13 @@ function Team:set_secrets(values)
   table.sort(names)
   local calls = {}
   for i, name in ipairs(names) do
-    calls[i] = function() return self:set_secret(name, values[name]) end
+    calls[i] = function()
+      local secret, created = self:set_secret(name, values[name])
+      if on_done then
+        if secret then on_done(name, created and "created" or "updated") else on_done(name, nil, created) end
+      end
+      return secret, created
+    end
   end
   return by_name(names, self.client:gather(calls), function(_, created)
     return created and "created" or "updated"
