@@ -3,6 +3,7 @@
 #   make quickstart  install what is missing, build, run the examples against the emulator
 #   make test        install what is missing, build, run every test
 #   make lint        luacheck
+#   make man         doc/paperspace.1 and completions/paperspace.bash from the command's help
 
 LUA         ?= lua5.4
 LUA_PC      ?= lua5.4
@@ -64,6 +65,11 @@ test: test-deps
 
 lint:
 	luacheck .
+
+# The man page and the bash completion of `paperspace`, from its parser.
+.PHONY: man
+man:
+	$(LUA) scripts/cli-docs doc/paperspace.1 completions/paperspace.bash
 
 clean:
 	rm -rf $(BUILD)
