@@ -105,7 +105,9 @@ function credentials.find(opts)
   end
   local home = getenv("HOME")
   if opts.profile then
-    if not home or home == "" then return nil, "--profile needs $HOME to find ~/.paperspace/credentials.yml" end
+    if not home or home == "" then
+      return nil, "--profile needs $HOME to find ~/.paperspace/credentials.yml"
+    end
     local key, err = from_credentials(home, opts.profile, "--profile " .. opts.profile)
     if not key then return nil, err end
     return key, credentials_path(home) .. " (" .. opts.profile .. ")"

@@ -55,7 +55,7 @@ function dotenv.parse(text, source)
     local body = line:match("^[ \t]*(.-)$")
     if body ~= "" and body:sub(1, 1) ~= "#" then
       body = body:gsub("^export[ \t]+", "", 1)
-      local name, after = body:match("^([%a_][%w_%.%-]*)[ \t]*=[ \t]*(.*)$")
+      local name, blanks, after = body:match("^([%a_][%w_%.%-]*)[ \t]*=([ \t]*)(.*)$")
       if not name then
         if body:match("^[%a_][%w_%.%-]*[ \t]*$") then
           return fail(line_no, "a name without `=`: expected NAME=value")
@@ -102,7 +102,7 @@ function dotenv.parse(text, source)
       else
         -- Unquoted: an inline comment starts at a `#` after a blank.
         -- Quotes inside an unquoted value are kept as they are.
-        value = after:gsub("[ \t]+#.*$", ""):gsub("[ \t]+$", "")
+        value = (blanks .. after):gsub("[ \t]+#.*$", ""):gsub("^[ \t]+", ""):gsub("[ \t]+$", "")
       end
       if index[name] then
         entries[index[name]].value, entries[index[name]].line = value, start_line
