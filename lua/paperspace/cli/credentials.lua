@@ -52,8 +52,9 @@ local function load_yaml(path)
     return nil, path .. ": malformed YAML: " .. tostring(doc):gsub("%c", " ")
   end
   if doc == nil or doc == lyaml.null then doc = {} end
-  if type(doc) ~= "table" then
-    return nil, path .. ": expected a YAML mapping at the top, got a " .. type(doc)
+  if type(doc) ~= "table" or doc[1] ~= nil then
+    return nil, path .. ": expected a YAML mapping at the top, got a "
+      .. (type(doc) == "table" and "list" or type(doc))
   end
   return doc
 end

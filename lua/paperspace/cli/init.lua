@@ -33,18 +33,25 @@ Exit codes: 0 ok; 1 an API error; 2 usage; 3 authentication or permission
 (no API key configured included); 4 not found; 5 a sync where some names
 failed.]]
 
--- The options every command takes, before or after its name.
-local function common_options(cmd)
+-- The options every command takes, before or after its name. Before it,
+-- they go to targets of their own (`global_json`): argparse would reset the
+-- command's own target to nil.
+local COMMON = { "api_key_file", "profile", "api_url", "team", "json", "quiet", "verbose" }
+
+local function common_options(cmd, prefix)
+  prefix = prefix or ""
   cmd:option("--api-key-file", "Read the API key from FILE."):argname("<file>")
+     :target(prefix .. "api_key_file")
   cmd:option("--profile", "Use the key of entry NAME of ~/.paperspace/credentials.yml.")
-     :argname("<name>")
+     :argname("<name>"):target(prefix .. "profile")
   cmd:option("--api-url", "The API's base URL (default: $PAPERSPACE_API_URL, or the production API).")
-     :argname("<url>")
-  cmd:option("--team", "The team (default: the session's team)."):argname("<id>")
-  cmd:flag("--json", "Print one JSON document instead of tables.")
+     :argname("<url>"):target(prefix .. "api_url")
+  cmd:option("--team", "The team (default: the session's team)."):argname("<id>"):target(prefix .. "team")
+  cmd:flag("--json", "Print one JSON document instead of tables."):target(prefix .. "json")
   cmd:mutex(
-    cmd:flag("-q --quiet", "Print nothing on success."),
+    cmd:flag("-q --quiet", "Print nothing on success."):target(prefix .. "quiet"),
     cmd:flag("--verbose", "Log each request to stderr (method, path, status, request id).")
+       :target(prefix .. "verbose")
   )
 end
 
@@ -67,7 +74,7 @@ function cli.parser()
     io.stdout:write("paperspace ", cli.VERSION, "\n")
     os.exit(0)
   end)
-  common_options(parser)
+  common_options(parser, "global_")
 
   local whoami = parser:command("whoami", "Print the session's user and team.")
   common_options(whoami)
@@ -334,14 +341,21 @@ local function read_value(ctx)
   return (v:gsub("\r?\n$", ""))
 end
 
-function secrets.set(ctx, team)
+-- What a command reads before any request: a bad input sends nothing.
+local prepare = {}
+
+function prepare.set(ctx)
   local value, err = read_value(ctx)
   if not value then return fail(ctx, EXIT.usage, err) end
   if value == "" then
     return fail(ctx, EXIT.usage, "the value of " .. one_line(ctx.args.name)
                 .. " is empty, and the API stores no empty secret")
   end
-  local s, created = team:set_secret(ctx.args.name, value)
+  ctx.value = value
+end
+
+function secrets.set(ctx, team)
+  local s, created = team:set_secret(ctx.args.name, ctx.value)
   if not s then return api_fail(ctx, created) end
   local action = created and "created" or "updated"
   local doc = plain(s, SECRET_FIELDS)
@@ -370,7 +384,7 @@ local function progress(ctx, total)
   end, function() io.stderr:write("\r\27[K") end
 end
 
-function secrets.sync(ctx, team)
+function prepare.sync(ctx)
   local args = ctx.args
   local entries, perr = dotenv.read(args.file)
   if not entries then return fail(ctx, EXIT.usage, perr) end
@@ -381,6 +395,11 @@ function secrets.sync(ctx, team)
                   .. "empty secret (nothing was changed)", source, e.line, e.name))
     end
   end
+  ctx.entries, ctx.source = entries, source
+end
+
+function secrets.sync(ctx, team)
+  local args, entries, source = ctx.args, ctx.entries, ctx.source
   local existing, err = team:secrets()
   if err then return api_fail(ctx, err) end
   local exists, in_file = {}, entries.values
@@ -478,11 +497,18 @@ function cli.main(argv)
   for i = 1, #(argv or {}) do args_list[i] = argv[i] end
   -- Usage errors and --help end the process here (exit 2 and 0).
   local args = cli.parser():parse(args_list)
+  for _, name in ipairs(COMMON) do
+    if args[name] == nil then args[name] = args["global_" .. name] end
+  end
   local ctx = { args = args, json = args.json, quiet = args.quiet }
   local client, code = connect(ctx)
   if not client then return code end
   local ok, result = pcall(function()
     if args.command == "whoami" then return commands.whoami(ctx) end
+    if args.command == "secrets" and prepare[args.action] then
+      local pcode = prepare[args.action](ctx)
+      if pcode then return pcode end
+    end
     local team, tcode = team_of(ctx)
     if not team then return tcode end
     local group = args.command == "members" and members or secrets
