@@ -637,6 +637,62 @@ describe("paperspace (installed) against the emulator", function()
   end)
 end)
 
+describe("paperspace (installed) against Prism (the API description)", function()
+  local prism = require "support.prism"
+  local server
+
+  setup(function()
+    local ok, why = prism.available()
+    assert(ok, "the contract tests need the Prism mock server: " .. tostring(why))
+    local err
+    server, err = prism.start { spec = "openapi/paperspace-team-auth.yml" }
+    assert(server, err)
+  end)
+  teardown(function()
+    if server then server:stop() end
+  end)
+
+  -- Runs the command against Prism: it must succeed, and Prism must have
+  -- seen exactly `want` (method and path, in any order) and found no fault.
+  local function accepted(args, want, opts)
+    opts = opts or {}
+    opts.url = server.url
+    local mark = server:mark()
+    local r = run(args, opts)
+    assert.equal(0, r.code, args .. ": " .. r.err)
+    local seen = {}
+    for _, req in ipairs(server:requests_since(mark)) do
+      seen[#seen + 1] = req.method:upper() .. " " .. req.path
+      assert.same({}, req.problems, "Prism on " .. args .. ":\n" .. table.concat(req.problems, "\n"))
+    end
+    table.sort(seen)
+    table.sort(want)
+    assert.same(want, seen)
+    return r
+  end
+
+  it("every command sends requests the description accepts", function()
+    local r = accepted("whoami --json", { "GET /auth/session" })
+    assert.is_string(json(r).user.id)
+    accepted("members list", { "GET /auth/session", "GET /teams/string/users" })
+    accepted("members list --admins --json --team t1", { "GET /teams/t1/users" })
+    accepted("members promote u1 --team t1", { "PUT /teams/t1/users/u1" })
+    accepted("members demote u1 --team t1 --json", { "PUT /teams/t1/users/u1" })
+    accepted("members remove u1 --yes --team t1", { "DELETE /teams/t1/users/u1" })
+    accepted("secrets list --team t1", { "GET /teams/t1/secrets" })
+    accepted("secrets get A --team t1 --json", { "GET /teams/t1/secrets/A" })
+    accepted("secrets set A --team t1", { "PATCH /teams/t1/secrets/A" }, { stdin = value("prism-value-71e0") })
+    accepted("secrets delete A --team t1", { "DELETE /teams/t1/secrets/A" })
+    write(dir .. "/prism.env", "A=" .. value("prism-a-value-2c4d") .. "\nB='" .. value("prism b value 9e") .. "'\n")
+    accepted("secrets sync prism.env --team t1 --dry-run --prune", { "GET /teams/t1/secrets" })
+    -- Prism's list holds one secret, named "string": --prune deletes it.
+    r = accepted("secrets sync prism.env --team t1 --prune",
+                 { "GET /teams/t1/secrets", "PATCH /teams/t1/secrets/A", "PATCH /teams/t1/secrets/B",
+                   "DELETE /teams/t1/secrets/string" })
+    assert.matches("2 updated, 1 deleted, 0 failed", r.out)
+  end)
+end)
+
 describe("the generated files", function()
   it("doc/paperspace.1 and completions/paperspace.bash are up to date (make man)", function()
     local out = os.tmpname()
