@@ -395,6 +395,16 @@ describe("paperspace (installed) against the emulator", function()
       assert.equal("replaced-value-c0ff", emu:state().secrets.EXISTING.value)
     end)
 
+    it("shows progress on a terminal, and not elsewhere", function()
+      local r = run("secrets sync ci.env", { tty = true, tty_delay = 0 })
+      assert.equal(0, r.code, r.out)
+      assert.matches("syncing 4/4", r.out)
+      assert.matches("synced ci.env to team team%-1: 3 created, 1 updated", r.out)
+      emu:reset()
+      r = run("secrets sync ci.env")
+      assert.equal("", r.err)
+    end)
+
     it("reads stdin for -", function()
       local r = run("secrets sync - --json", { stdin = "FROM_STDIN=" .. value("piped-value-e41b") .. "\n" })
       assert.equal(0, r.code, r.err)
@@ -613,6 +623,30 @@ describe("paperspace (installed) against the emulator", function()
       r = run("whoami", { url = "http://127.0.0.1:1" })
       assert.equal(1, r.code)
       one_error_line(r, "connection")
+    end)
+
+    it("what a hostile server sends cannot drive the terminal or split an error line", function()
+      emu:fault { method = "GET", path = "/teams/team-1/users",
+                  responses = { { status = 200, body = { { userId = "user-1", email = "\27[2Jevil\r\n@x",
+                                                           isAdmin = true, teamId = "team-1" } } } } }
+      local r = run("members list --team team-1")
+      assert.equal(0, r.code, r.err)
+      assert.is_nil(r.out:find("\27", 1, true))
+      assert.matches("user%-1   %?%[2Jevil%?%?@x  yes\n$", r.out)
+      emu:fault { method = "GET", path = "/teams/team-1/secrets",
+                  responses = { { status = 400, body = { code = "BAD", message = "one\ntwo\r\27[1mthree" } } } }
+      r = run("secrets list --team team-1")
+      assert.equal(1, r.code)
+      one_error_line(r, "one two %[1mthree")
+      assert.is_nil(r.err:find("\27", 1, true))
+    end)
+
+    it("a session whose team id the library refuses is an API error", function()
+      emu:fault { method = "GET", path = "/auth/session",
+                  responses = { { status = 200, body = { user = { id = "u" }, team = { id = "a\nb" } } } } }
+      local r = run("secrets list")
+      assert.equal(1, r.code)
+      one_error_line(r, "the session's team id is not usable")
     end)
 
     it("the check of what is printed finds a key or a value", function()

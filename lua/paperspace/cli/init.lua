@@ -217,7 +217,12 @@ local function team_of(ctx)
     return nil, fail(ctx, EXIT.auth, "the API key has no session, so no team: pass --team ID",
                      "authentication")
   end
-  return client:team(session.team.id)
+  local ok, team = pcall(client.team, client, session.team.id)
+  if not ok then
+    local why = tostring(team):gsub("^[^:]*:%d+: ", "")
+    return nil, fail(ctx, EXIT.api, "the session's team id is not usable: " .. why, "invalid_response")
+  end
+  return team
 end
 
 local function plain(t, fields)
@@ -331,9 +336,12 @@ local function read_value(ctx)
   if is_terminal(0) then
     io.stderr:write("Value for ", one_line(args.name), " (not shown): ")
     io.stderr:flush()
-    os.execute("stty -echo 2>/dev/null")
-    local v = io.stdin:read("l")
-    os.execute("stty echo 2>/dev/null")
+    -- A shell reads the line with echo off, and turns echo back on however
+    -- it ends (Ctrl-C included); the value comes back through a pipe.
+    local p = assert(io.popen("trap 'stty echo 2>/dev/null' EXIT INT TERM; stty -echo 2>/dev/null; "
+                              .. "IFS= read -r v; printf '%s' \"$v\"", "r"))
+    local v = p:read("a")
+    p:close()
     io.stderr:write("\n")
     return v or ""
   end
