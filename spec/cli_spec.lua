@@ -93,8 +93,8 @@ local function run(args, opts)
     -- On a terminal: `script` gives the command a pseudo-terminal, fed from
     -- stdin once it had the time to print its prompt (the terminal echoes
     -- what comes in while echo is still on, as it would for a user typing early).
-    cmd = string.format("cd %s && (sleep %s; cat %s; sleep 1) | env -i %s script -qec %s /dev/null >%s 2>%s",
-                        q(dir), opts.tty_delay or "1", q(stdin), table.concat(env, " "),
+    cmd = string.format("cd %s && (sleep %s; cat %s; sleep 0.5) | env -i %s script -qec %s /dev/null >%s 2>%s",
+                        q(dir), opts.tty_delay or "0.5", q(stdin), table.concat(env, " "),
                         q(q(bin) .. " " .. args), q(dir .. "/out"), q(dir .. "/err"))
   end
   local _, _, code = os.execute(cmd)
@@ -669,6 +669,56 @@ describe("paperspace (installed) against the emulator", function()
       end
     end)
   end)
+end)
+
+describe("paperspace on Lua 5.1 and LuaJIT (from the source tree)", function()
+  local e
+  setup(function()
+    local out, ok = helpers.run("make -s compat")
+    assert(ok, out)
+    e = helpers.emulator { api_key = KEY, secrets = { OLD = value("old-value-4b7e") } }
+  end)
+  teardown(function() e:stop() end)
+
+  for _, lua in ipairs { "lua5.1", "luajit" } do
+    it("runs every kind of command on " .. lua, function()
+      e:reset()
+      local home = dir .. "/home51"
+      assert(sh("mkdir -p " .. q(home .. "/.paperspace")))
+      write(home .. "/.paperspace/config.yml", "team: acme\n")
+      write(home .. "/.paperspace/credentials.yml", "version: 1\nkeys:\n  acme: " .. KEY .. "\n")
+      write(dir .. "/compat.env", "export A=\"" .. value("compat-a-5e5e\nline 2") .. "\"\r\nB='" .. value("compat b 6f6f")
+            .. "' # c\n")
+      local function cmd(args, stdin)
+        local r = {}
+        local out = dir .. "/compat.out"
+        local _, _, code = os.execute(string.format(
+          "env -i PATH=%s HOME=%s PAPERSPACE_API_URL=%s LUA_CPATH='build/compat-%s/?.so;;' %s bin/paperspace %s "
+          .. "<%s >%s 2>&1", q(os.getenv("PATH")), q(home), q(e.url), lua, lua, args,
+          stdin and q(write(dir .. "/compat.in", stdin)) or "/dev/null", q(out)))
+        r.out, r.code = read(out), code
+        assert_secret_free(r.out, lua .. " paperspace " .. args)
+        return r
+      end
+      local r = cmd("whoami")
+      assert.equal(0, r.code, r.out)
+      assert.equal("user  user-1  ada@example.com\nteam  team-1  Acme\n", r.out)
+      r = cmd("secrets sync " .. q(dir .. "/compat.env") .. " --prune --json")
+      assert.equal(0, r.code, r.out)
+      assert.equal(2, cjson.decode(r.out).created)
+      r = cmd("secrets set C", value("compat-c-7a7a") .. "\n")
+      assert.equal("created C\n", r.out)
+      local st = e:state().secrets
+      assert.equal("compat-a-5e5e\nline 2", st.A.value)
+      assert.equal("compat b 6f6f", st.B.value)
+      assert.equal("compat-c-7a7a", st.C.value)
+      assert.is_nil(st.OLD)
+      r = cmd("secrets get NOPE")
+      assert.equal(4, r.code)
+      r = cmd("nope")
+      assert.equal(2, r.code)
+    end)
+  end
 end)
 
 describe("paperspace (installed) against Prism (the API description)", function()

@@ -23,7 +23,7 @@ local ENOENT = 2
 local function read_file(path)
   local f, err, code = io.open(path, "rb")
   if not f then return nil, err, code end
-  local text, rerr = f:read("a")
+  local text, rerr = f:read("*a")
   f:close()
   if not text then return nil, path .. ": " .. tostring(rerr) end
   return text

@@ -130,7 +130,7 @@ function dotenv.read(path)
     f, err = io.open(path, "rb")
     if not f then return nil, "cannot read " .. tostring(err) end
   end
-  local text, rerr = f:read("a")
+  local text, rerr = f:read("*a")
   if f ~= io.stdin then f:close() end
   if not text then return nil, "cannot read " .. path .. ": " .. tostring(rerr) end
   return dotenv.parse(text, path == "-" and "stdin" or path)

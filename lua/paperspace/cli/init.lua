@@ -288,7 +288,7 @@ function members.remove(ctx, team)
     end
     io.stderr:write(string.format("Remove %s from team %s? [y/N] ", one_line(user_id), one_line(team.id)))
     io.stderr:flush()
-    local answer = io.stdin:read("l") or ""
+    local answer = io.stdin:read("*l") or ""
     if not answer:match("^%s*[yY]") then
       return fail(ctx, EXIT.api, "not removed: " .. one_line(user_id), "declined")
     end
@@ -329,7 +329,7 @@ local function read_value(ctx)
   if args.from_file then
     local f, err = io.open(args.from_file, "rb")
     if not f then return nil, "cannot read " .. err end
-    local v = f:read("a")
+    local v = f:read("*a")
     f:close()
     return v
   end
@@ -340,12 +340,12 @@ local function read_value(ctx)
     -- it ends (Ctrl-C included); the value comes back through a pipe.
     local p = assert(io.popen("trap 'stty echo 2>/dev/null' EXIT INT TERM; stty -echo 2>/dev/null; "
                               .. "IFS= read -r v; printf '%s' \"$v\"", "r"))
-    local v = p:read("a")
+    local v = p:read("*a")
     p:close()
     io.stderr:write("\n")
     return v or ""
   end
-  local v = io.stdin:read("a") or ""
+  local v = io.stdin:read("*a") or ""
   return (v:gsub("\r?\n$", ""))
 end
 
