@@ -466,6 +466,21 @@ describe("paperspace (installed) against the emulator", function()
       assert.equal(0, #emu:requests())
     end)
 
+    it("refuses --prune with a file that names no secret", function()
+      write(dir .. "/none.env", "# nothing yet\n\n")
+      local r = run("secrets sync none.env --prune")
+      assert.equal(2, r.code)
+      one_error_line(r, "none%.env names no secret, and %-%-prune would delete every secret")
+      assert.equal(0, mutations(emu))
+      assert.equal(2, #run("secrets list --json").out:gsub("[^{]", ""))
+      r = run("secrets sync none.env --prune --dry-run")
+      assert.equal(0, r.code, r.err)
+      assert.matches("delete EXISTING\ndelete OLD\n", r.out)
+      r = run("secrets sync none.env")
+      assert.equal(0, r.code, r.err)
+      assert.matches("0 created, 0 updated, 0 deleted, 0 failed\n$", r.out)
+    end)
+
     it("syncs 200 secrets concurrently, faster than 200 sequential set commands", function()
       local lines, want = {}, {}
       for i = 1, 200 do

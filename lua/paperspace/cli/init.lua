@@ -403,6 +403,11 @@ function prepare.sync(ctx)
                   .. "empty secret (nothing was changed)", source, e.line, e.name))
     end
   end
+  if #entries == 0 and args.prune and not args.dry_run then
+    -- A file emptied by mistake must not wipe the team's secrets.
+    return fail(ctx, EXIT.usage, source .. " names no secret, and --prune would delete every secret of the "
+                .. "team; nothing was changed")
+  end
   ctx.entries, ctx.source = entries, source
 end
 
