@@ -65,6 +65,9 @@ const char *ps_check_name(lua_State *L, const char *fname, int idx, int pos, con
         snprintf(num, sizeof num, "%lld", ps_tolonglong(L, idx));
         lua_pushstring(L, num);
         lua_replace(L, idx);
+    } else if (lua_type(L, idx) == LUA_TNUMBER) {
+        arg_error(L, fname, pos, "%s must be a string or an integer, got %s, which is not an integer",
+                  what, lua_tostring(L, idx));
     } else if (lua_type(L, idx) != LUA_TSTRING) {
         arg_error(L, fname, pos, "%s must be a string or an integer, got %s", what,
                   luaL_typename(L, idx));
