@@ -116,7 +116,7 @@ describe("the README's install lines", function()
                                    tree, script))
     assert.is_true(k, o)
     assert.matches("team-1 3 [0|two words|it's]", o, 1, true)
-    o, k = run(string.format("cd / && env -u LUA_PATH -u LUA_CPATH '%s/bin/paperspace-emulator' run '%s' 7; echo \"status=$?\"",
+    o = run(string.format("cd / && env -u LUA_PATH -u LUA_CPATH '%s/bin/paperspace-emulator' run '%s' 7; echo \"status=$?\"",
                              tree, script))
     assert.matches("status=7", o, 1, true)
   end)

@@ -568,10 +568,6 @@ function M.parse_args(argv)
   return opts
 end
 
-local function shell_quote(s)
-  return "'" .. s:gsub("'", "'\\''") .. "'"
-end
-
 -- The command that started this Lua (arg[-1], or further down when the
 -- interpreter was given options, as LuaRocks' wrappers do).
 local function interpreter()
@@ -619,9 +615,9 @@ function M.main(argv)
     return 2
   end
   if opts.run then
-    local argv = opts.run
+    local script_argv = opts.run
     opts.run = nil
-    local ok, status = pcall(M.run_script, opts, argv)
+    local ok, status = pcall(M.run_script, opts, script_argv)
     if not ok then
       io.stderr:write("paperspace-emulator: ", tostring(status), "\n")
       return 1
