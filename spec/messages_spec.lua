@@ -89,3 +89,12 @@ describe("https:// pointed at a plain-HTTP server", function()
     assert.matches("is it a plain-HTTP server?", tostring(err), 1, true)
   end)
 end)
+
+describe("a body field in the wrong case", function()
+  it("is named as an unknown field, not reported as a missing one", function()
+    local client = paperspace.new { base_url = "http://127.0.0.1:9/v1", api_key = "k" }
+    local msg = raised(function() return client:create_team_secret("team-1", { name = "N", Value = "V" }) end)
+    client:close()
+    assert.matches("body has an unknown field 'Value' (create_team_secret takes name and value)", msg, 1, true)
+  end)
+end)
