@@ -475,12 +475,10 @@ function M.start(opts)
   return handle
 end
 
----------------------------------------------------------------------------
--- Command line
----------------------------------------------------------------------------
+-- Command line ------------------------------------------------------------
 
---- Usage text of the command line.
-M.USAGE = [[
+-- Usage text of the command line.
+local USAGE = [[
 Usage: paperspace-emulator [options]
        paperspace-emulator [options] run SCRIPT.lua [ARG ...]
 
@@ -509,6 +507,8 @@ Control plane (no auth): /_emulator/requests, /_emulator/faults,
 /_emulator/reset, /_emulator/config, /_emulator/state, /_emulator/health,
 /_emulator/shutdown.
 ]]
+--- Usage text of the command line.
+M.USAGE = USAGE
 
 local cli_values = {
   ["--port"] = { "port", "number" },
