@@ -2,7 +2,7 @@
 --
 --     local paperspace = require "paperspace"
 --     local client = paperspace.new { api_key = os.getenv "PAPERSPACE_API_KEY" }
---     local secret, err = client:get_team_secret("t1", "DATABASE_URL")
+--     local secret, err = client:get_team_secret("team-1", "DATABASE_URL")
 --     if not secret then print(err) end
 --
 -- Every method returns its result, or `nil, err` on any runtime failure (see
@@ -11,7 +11,8 @@
 -- `connect_timeout` (seconds) and `max_retries` for that call; lists also take
 -- `limit` (1 to 120 a page), `after` (a cursor), `order_by` and `order`.
 --
--- The operation methods are made from the C core's table of operations:
+-- The operation methods are made from the C core's table of operations
+-- (editors learn their types from `paperspace/types.lua`, LuaLS annotations):
 --
 -- @classmod paperspace.client
 
@@ -411,9 +412,9 @@ end })
 --- Runs calls concurrently and returns their results in order.
 --
 --     local results, failed = client:gather {
---       { "get_team_secret", "t1", "A" },
---       { "get_team_secret", "t1", "B" },
---       function() return client:team("t1"):set_secret("C", "v") end,
+--       { "get_team_secret", "team-1", "A" },
+--       { "get_team_secret", "team-1", "B" },
+--       function() return client:team("team-1"):set_secret("C", "v") end,
 --     }
 --     local a, err = results[1][1], results[1][2]
 --
