@@ -133,6 +133,10 @@ function M.find_bin()
     if run("command -v " .. quote(env) .. " >/dev/null 2>&1") then return env end
     return nil, "PRISM_BIN=" .. env .. " is not on PATH; " .. INSTALL_HINT
   end
+  -- scripts/install-prism's launcher runs Prism under the node it chose
+  -- (the system's, or one from npm when that is too old).
+  local launcher = ROOT .. "/.tools/prism/prism"
+  if is_file(launcher) then return launcher end
   local bin = ROOT .. "/.tools/prism/node_modules/.bin/prism"
   if is_file(bin) then return bin end
   return nil, "Prism is not installed (" .. bin .. " is missing); " .. INSTALL_HINT
