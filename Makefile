@@ -3,6 +3,8 @@
 #   make quickstart  install what is missing, build, run the examples against the emulator
 #   make test        install what is missing, build, run every test
 #   make lint        luacheck
+#   make test-all-luas  every test on Lua 5.1, 5.2, 5.3, 5.4 and LuaJIT
+#   make docs        the LDoc reference into build/docs/
 
 LUA         ?= lua5.4
 LUA_PC      ?= lua5.4
