@@ -80,7 +80,8 @@ describe("the README's install lines", function()
   end)
 
   it("name only Debian packages that are installed and that scripts/install-deps installs", function()
-    local apt = assert(lines[1]:match("^apt%-get install %-y (.*)$"), "first line: apt-get install -y ...")
+    local apt = assert(lines[1]:match("^apt%-get update && apt%-get install %-y (.*)$"),
+                       "first line: apt-get update && apt-get install -y ...")
     local deps = read("scripts/install-deps")
     for pkg in apt:gmatch("%S+") do
       local _, installed = run("dpkg-query -W -f='${Status}' " .. pkg .. " | grep -q 'install ok installed'")
