@@ -4,6 +4,8 @@
 #   make test        install what is missing, build, run every test
 #   make lint        luacheck
 #   make man         doc/paperspace.1 and completions/paperspace.bash from the command's help
+#   make test-all-luas  every test on Lua 5.1, 5.2, 5.3, 5.4 and LuaJIT
+#   make docs        the LDoc reference into build/docs/
 
 LUA         ?= lua5.4
 LUA_PC      ?= lua5.4
@@ -166,3 +168,18 @@ fuzz: check-deps $(addprefix $(FUZZ_BUILD)/fuzz_,$(FUZZ_TARGETS))
 .PHONY: bench
 bench:
 	bench/run $(BENCH_FLAGS)
+
+# --- Every Lua, documentation -------------------------------------------------
+.PHONY: test-all-luas docs
+
+# make test-all-luas: the whole suite on Lua 5.1, 5.2, 5.3, 5.4 and LuaJIT, each
+# with its own build of the core (build/<lua>/); one summary line per Lua, then
+# the overall "N passed, N failed". LUAS="lua5.1 luajit" for some of them.
+LUAS ?= lua5.1 lua5.2 lua5.3 lua5.4 luajit
+test-all-luas: test-deps
+	@BUSTED="$(BUSTED)" scripts/test-all-luas $(LUAS)
+
+# make docs: the reference, with LDoc, into build/docs/; any warning fails.
+docs:
+	@command -v ldoc >/dev/null || scripts/install-deps --test
+	ldoc --fatalwarnings --testing -q .

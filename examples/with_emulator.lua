@@ -4,8 +4,18 @@
 --
 -- starts `paperspace.emulator` on a free port of 127.0.0.1, runs each script
 -- with PAPERSPACE_API_URL and PAPERSPACE_API_KEY pointing at it, and stops it.
--- Exits non-zero if any script failed. This is how `make quickstart` works;
--- use it to try your own scripts without touching a real team.
+-- Exits non-zero if any script failed. This is how `make quickstart` works.
+-- To run one script of your own, with arguments, use the emulator's command
+-- line instead: `paperspace-emulator run my_script.lua arg1 arg2`.
+
+-- From a clone, find the library and `make`'s core next to this script,
+-- unless LUA_PATH and LUA_CPATH say where they are.
+local here = (arg and arg[0] or ""):match("^(.*)[/\\][^/\\]*$") or "."
+if not os.getenv("LUA_PATH") then
+  package.path = here .. "/../lua/?.lua;" .. here .. "/../lua/?/init.lua;" .. package.path
+end
+if not os.getenv("LUA_CPATH") then package.cpath = here .. "/../build/?.so;" .. package.cpath end
+
 local emulator = require "paperspace.emulator"
 
 local function interpreter()

@@ -190,6 +190,7 @@ describe("raw responses", function()
 
   it("is refused by iterators, which have no place to return it", function()
     assert.has_error(function() client:each_team_member("team-1", { raw = true }) end,
-      "bad argument #2 to 'each_team_member' (unknown option opts.raw)")
+      "bad argument #2 to 'each_team_member' (iterators do not take opts.raw: use list_team_members "
+      .. "with raw = true, or client:last_response())")
   end)
 end)

@@ -76,7 +76,7 @@ describe("argument errors", function()
     { "an empty id", function(c) return c:list_team_members("") end,
       "bad argument #1 to 'list_team_members' (team_id must not be empty)" },
     { "a fractional number for an id", function(c) return c:remove_team_member("t", 1.5) end,
-      "bad argument #2 to 'remove_team_member' (user_id must be a string or an integer, got number)" },
+      "bad argument #2 to 'remove_team_member' (user_id must be a string or an integer, got 1.5, which is not an integer)" },
     { "a newline in a name", function(c) return c:get_team_secret("team-1", "A\nB") end,
       "bad argument #2 to 'get_team_secret' (name must not contain NUL, CR or LF)" },
     { "a missing secret value", function(c) return c:create_team_secret("team-1", { name = "A" }) end,

@@ -64,8 +64,8 @@ describe("secrets stay secret", function()
     f:write(SESSION)
     f:close()
     local cmd = string.format("KEY='%s' VALUES='%s' URL='%s' PAPERSPACE_LOG=debug LUA_PATH='%s' LUA_CPATH='%s' "
-                              .. "lua5.4 %s 2>&1", KEY, table.concat(VALUES, ","), emu.url, package.path,
-                              package.cpath, script)
+                              .. "%s %s 2>&1", KEY, table.concat(VALUES, ","), emu.url, package.path,
+                              package.cpath, helpers.interpreter(), script)
     local p = assert(io.popen(cmd))
     local out = p:read("*a")
     local ok = p:close()

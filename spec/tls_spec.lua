@@ -4,10 +4,7 @@
 local helpers = require "spec.support.helpers"
 local paperspace = require "paperspace"
 
-local function sh(cmd)
-  local ok, _, code = os.execute(cmd)
-  return ok == true or code == 0
-end
+local sh = helpers.execute
 
 
 describe("TLS", function()
@@ -75,8 +72,8 @@ describe("TLS", function()
         c:close()
       end
     ]], port)
-    local p = assert(io.popen(string.format("LUA_PATH='%s' LUA_CPATH='%s' lua5.4 -e '%s' 2>&1",
-                                            package.path, package.cpath, script)))
+    local p = assert(io.popen(string.format("LUA_PATH='%s' LUA_CPATH='%s' %s -e '%s' 2>&1",
+                                            package.path, package.cpath, helpers.interpreter(), script)))
     local out = p:read("*a")
     p:close()
     local _, warnings = out:gsub("WARNING: tls_verify = false", "")

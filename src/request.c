@@ -65,6 +65,9 @@ const char *ps_check_name(lua_State *L, const char *fname, int idx, int pos, con
         snprintf(num, sizeof num, "%lld", ps_tolonglong(L, idx));
         lua_pushstring(L, num);
         lua_replace(L, idx);
+    } else if (lua_type(L, idx) == LUA_TNUMBER) {
+        arg_error(L, fname, pos, "%s must be a string or an integer, got %s, which is not an integer",
+                  what, lua_tostring(L, idx));
     } else if (lua_type(L, idx) != LUA_TSTRING) {
         arg_error(L, fname, pos, "%s must be a string or an integer, got %s", what,
                   luaL_typename(L, idx));
@@ -199,6 +202,23 @@ static void build_body(lua_State *L, ps_transfer *t, const ps_operation *op, int
     size_t len;
     if (!lua_istable(L, idx))
         arg_error(L, op->name, pos, "body must be a table, got %s", luaL_typename(L, idx));
+    /* Unknown fields first: `Value` for `value` is named as the typo it is,
+     * not reported as a missing `value`. */
+    lua_pushnil(L);
+    while (lua_next(L, idx)) {
+        lua_pop(L, 1);
+        for (f = op->fields; f->name != NULL; f++)
+            if (lua_type(L, -1) == LUA_TSTRING && strcmp(lua_tostring(L, -1), f->name) == 0)
+                break;
+        if (f->name == NULL) {
+            lua_pushvalue(L, -1); /* tostring on a copy keeps lua_next's key intact */
+            arg_error(L, op->name, pos, "body has an unknown field '%s' (%s takes %s%s%s)",
+                      lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1)
+                                                     : luaL_typename(L, -1),
+                      op->name, op->fields[0].name, op->fields[1].name ? " and " : "",
+                      op->fields[1].name ? op->fields[1].name : "");
+        }
+    }
     ps_newtable(L, 0, PS_MAX_FIELDS);
     for (f = op->fields; f->name != NULL; f++) {
         char what[40];
@@ -215,21 +235,6 @@ static void build_body(lua_State *L, ps_transfer *t, const ps_operation *op, int
         if (f->secret)
             keep_secret(L, t);
         lua_setfield(L, -2, f->name);
-    }
-    lua_pushnil(L);
-    while (lua_next(L, idx)) {
-        lua_pop(L, 1);
-        for (f = op->fields; f->name != NULL; f++)
-            if (lua_type(L, -1) == LUA_TSTRING && strcmp(lua_tostring(L, -1), f->name) == 0)
-                break;
-        if (f->name == NULL) {
-            lua_pushvalue(L, -1); /* tostring on a copy keeps lua_next's key intact */
-            arg_error(L, op->name, pos, "body has an unknown field '%s' (%s takes %s%s%s)",
-                      lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1)
-                                                     : luaL_typename(L, -1),
-                      op->name, op->fields[0].name, op->fields[1].name ? " and " : "",
-                      op->fields[1].name ? op->fields[1].name : "");
-        }
     }
     lua_pushvalue(L, PS_UPV_ENCODE);
     lua_insert(L, -2);

@@ -173,6 +173,19 @@ static int push_failure(lua_State *L, ps_transfer *t, long status) {
     return ps_error_push(L, t, kind, status, body, NULL);
 }
 
+/* https:// pointed at a plain-HTTP server: one that answers in plain text
+ * makes OpenSSL report a "wrong version number"; one that waits for a request
+ * line lets the handshake time out after the TCP connection was made. Both
+ * are told as TLS failures naming the likely cause (and so not retried). */
+#define PLAIN_HTTP_HINT "is it a plain-HTTP server? use an http:// base_url for one"
+
+static int handshake_stalled(ps_transfer *t, CURLcode rc) {
+    /* libcurl records no connect time for a failed attempt; its message
+     * tells a stalled handshake from a stalled TCP connection. */
+    return rc == CURLE_OPERATION_TIMEDOUT && t->url.len >= 6 &&
+           strncasecmp(t->url.data, "https:", 6) == 0 && strstr(t->errbuf, "SSL connection timeout") != NULL;
+}
+
 /* Pushes the result of the attempt that ended with `rc`: the decoded value
  * (JSON null as lua-cjson's null, `true` for an operation without a
  * result), or `nil, err`. */
@@ -186,6 +199,11 @@ int ps_response_push(lua_State *L, ps_transfer *t, CURLcode rc) {
         n = ps_error_push(L, t, "invalid_response", ps_response_status(t), 0,
                           "response body exceeds max_response_bytes (%s bytes)", limit);
     }
+    else if (handshake_stalled(t, rc))
+        n = ps_error_push(L, t, "tls", 0, 0, "no TLS handshake from the server (%s) (" PLAIN_HTTP_HINT ")",
+                          t->errbuf[0] ? t->errbuf : curl_easy_strerror(rc));
+    else if (rc == CURLE_SSL_CONNECT_ERROR && strstr(t->errbuf, "wrong version number") != NULL)
+        n = ps_error_push(L, t, "tls", 0, 0, "%s (" PLAIN_HTTP_HINT ")", t->errbuf);
     else if (rc != CURLE_OK)
         n = ps_error_push(L, t, ps_error_kind_for_curl(rc), 0, 0, "%s",
                           t->errbuf[0] ? t->errbuf : curl_easy_strerror(rc));

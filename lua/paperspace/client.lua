@@ -2,7 +2,7 @@
 --
 --     local paperspace = require "paperspace"
 --     local client = paperspace.new { api_key = os.getenv "PAPERSPACE_API_KEY" }
---     local secret, err = client:get_team_secret("t1", "DATABASE_URL")
+--     local secret, err = client:get_team_secret("team-1", "DATABASE_URL")
 --     if not secret then print(err) end
 --
 -- Every method returns its result, or `nil, err` on any runtime failure (see
@@ -11,7 +11,8 @@
 -- `connect_timeout` (seconds) and `max_retries` for that call; lists also take
 -- `limit` (1 to 120 a page), `after` (a cursor), `order_by` and `order`.
 --
--- The operation methods are made from the C core's table of operations:
+-- The operation methods are made from the C core's table of operations
+-- (editors learn their types from `paperspace/types.lua`, LuaLS annotations):
 --
 -- @classmod paperspace.client
 
@@ -167,7 +168,11 @@ local function check_opts(op, opts, pos, name, iterating)
   end
   for k in pairs(opts) do
     local known = config.call_options[k] or (op.paged and config.list_options[k])
-    if not known or (iterating and k == "raw") then
+    if iterating and k == "raw" then
+      core.raise(string.format("bad argument #%d to '%s' (iterators do not take opts.raw: use %s "
+                               .. "with raw = true, or client:last_response())", pos, name, op.name))
+    end
+    if not known then
       core.raise(string.format("bad argument #%d to '%s' (unknown option opts.%s)", pos,
                                name, tostring(k)))
     end
@@ -372,12 +377,44 @@ for _, op in ipairs(core.operations) do
   client.operation_names[op.name] = true
 end
 
+-- How many single-character edits turn `a` into `b` (Levenshtein).
+local function distance(a, b)
+  local prev = {}
+  for j = 0, #b do prev[j] = j end
+  for i = 1, #a do
+    local cur = { [0] = i }
+    for j = 1, #b do
+      local cost = a:byte(i) == b:byte(j) and 0 or 1
+      cur[j] = math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost)
+    end
+    prev = cur
+  end
+  return prev[#b]
+end
+
+-- A misspelt method raises naming the closest one, rather than Lua's bare
+-- "attempt to call a nil value". Methods live in Client itself, so this runs
+-- only for names that are not there: normal lookups never reach it.
+setmetatable(Client, { __index = function(_, name)
+  if type(name) ~= "string" or name:sub(1, 1) == "_" then return nil end
+  local best, best_d
+  for k, v in pairs(Client) do
+    if type(v) == "function" and k:sub(1, 1) ~= "_" then
+      local d = distance(name, k)
+      if not best_d or d < best_d or (d == best_d and k < best) then best, best_d = k, d end
+    end
+  end
+  local hint = best and best_d <= math.max(2, math.floor(#name / 2))
+    and string.format(" (did you mean '%s'?)", best) or ""
+  error(string.format("paperspace: a client has no method or field '%s'%s", name, hint), 2)
+end })
+
 --- Runs calls concurrently and returns their results in order.
 --
 --     local results, failed = client:gather {
---       { "get_team_secret", "t1", "A" },
---       { "get_team_secret", "t1", "B" },
---       function() return client:team("t1"):set_secret("C", "v") end,
+--       { "get_team_secret", "team-1", "A" },
+--       { "get_team_secret", "team-1", "B" },
+--       function() return client:team("team-1"):set_secret("C", "v") end,
 --     }
 --     local a, err = results[1][1], results[1][2]
 --
@@ -420,7 +457,7 @@ function Client:gather(calls, opts)
     local call = calls[i]
     local fn = call
     if type(call) == "table" then
-      local method = type(call[1]) == "string" and Client[call[1]]
+      local method = type(call[1]) == "string" and rawget(Client, call[1])
       if not method or not client.operation_names[call[1]] then
         core.raise(string.format(
           "bad argument #1 to 'gather' (calls[%d][1] must name an operation, got %s)", i, tostring(call[1])))

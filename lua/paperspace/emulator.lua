@@ -475,16 +475,20 @@ function M.start(opts)
   return handle
 end
 
----------------------------------------------------------------------------
--- Command line
----------------------------------------------------------------------------
+-- Command line ------------------------------------------------------------
 
---- Usage text of the command line.
-M.USAGE = [[
+-- Usage text of the command line.
+local USAGE = [[
 Usage: paperspace-emulator [options]
+       paperspace-emulator [options] run SCRIPT.lua [ARG ...]
 
 Runs a local emulator of the Paperspace Team and Authentication API on
 127.0.0.1 and prints its URL as the first line of output.
+
+With `run`, starts the emulator, runs SCRIPT.lua with the same Lua, its
+arguments and the library's paths, with PAPERSPACE_API_URL and
+PAPERSPACE_API_KEY pointing at the emulator (team "team-1", key "test-key"),
+stops the emulator and exits with the script's status.
 
 Options:
   --port N             port to listen on (default: any free port)
@@ -503,6 +507,8 @@ Control plane (no auth): /_emulator/requests, /_emulator/faults,
 /_emulator/reset, /_emulator/config, /_emulator/state, /_emulator/health,
 /_emulator/shutdown.
 ]]
+--- Usage text of the command line.
+M.USAGE = USAGE
 
 local cli_values = {
   ["--port"] = { "port", "number" },
@@ -527,6 +533,12 @@ function M.parse_args(argv)
     local name, inline = a:match("^(%-%-[%w-]+)=(.*)$")
     name = name or a
     if name == "-h" or name == "--help" then return nil, "help" end
+    if a == "run" then
+      if argv[i + 1] == nil then return nil, "run needs a script" end
+      opts.run = { n = n - i }
+      for j = i + 1, n do opts.run[j - i] = argv[j] end
+      return opts
+    end
     local value_spec = cli_values[name]
     if cli_flags[name] and not inline then
       opts[cli_flags[name]] = true
@@ -556,6 +568,39 @@ function M.parse_args(argv)
   return opts
 end
 
+-- The command that started this Lua (arg[-1], or further down when the
+-- interpreter was given options, as LuaRocks' wrappers do).
+local function interpreter()
+  local i = -1
+  while arg and arg[i - 1] do i = i - 1 end
+  return arg and arg[i] or "lua"
+end
+
+--- Runs `argv[1]` with the arguments that follow it against an emulator
+-- started with `opts`, in a child process of the same Lua with this
+-- process's module paths. Returns the script's exit status.
+-- @tparam table opts emulator options
+-- @tparam table argv the script, then its arguments
+-- @treturn number exit status
+function M.run_script(opts, argv)
+  local emu = M.start(opts)
+  local words = {
+    "PAPERSPACE_API_URL=" .. shell_quote(emu.url),
+    "PAPERSPACE_API_KEY=" .. shell_quote(emu.api_key),
+    "LUA_PATH=" .. shell_quote(package.path),
+    "LUA_CPATH=" .. shell_quote(package.cpath),
+    shell_quote(interpreter()),
+  }
+  for i = 1, argv.n or #argv do words[#words + 1] = shell_quote(argv[i]) end
+  local ok, how, code = os.execute(table.concat(words, " "))
+  emu:stop()
+  if type(ok) == "number" then -- Lua 5.1: the wait status
+    return ok % 256 == 0 and math.floor(ok / 256) or 1
+  end
+  if how == "exit" then return code end
+  return 1
+end
+
 --- Run the command line: print the URL, then serve until shut down.
 -- @tparam table argv arguments (`arg`)
 -- @treturn number exit status
@@ -568,6 +613,16 @@ function M.main(argv)
     end
     io.stderr:write("paperspace-emulator: ", err, "\n\n", M.USAGE)
     return 2
+  end
+  if opts.run then
+    local script_argv = opts.run
+    opts.run = nil
+    local ok, status = pcall(M.run_script, opts, script_argv)
+    if not ok then
+      io.stderr:write("paperspace-emulator: ", tostring(status), "\n")
+      return 1
+    end
+    return status
   end
   local ok, srv = pcall(M.new, opts)
   if not ok then

@@ -72,6 +72,7 @@ function errors.check_arg(value, want, pos, name, what)
 end
 
 --- Whether the error is of kind `kind`: `err:is("not_found")`.
+-- @tparam table err the error object
 -- @tparam string kind
 -- @treturn boolean
 function Error.__index.is(err, kind)

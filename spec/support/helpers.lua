@@ -42,12 +42,22 @@ function helpers.use_emulator(emu_opts, client_opts, bind)
 end
 
 --- Runs a shell command; returns its output (stderr too) and whether it
--- exited with 0.
+-- exited with 0. The status is read from the output, as Lua 5.1's
+-- `close` of a pipe does not give it.
 function helpers.run(cmd)
-  local p = assert(io.popen(cmd .. " 2>&1"))
+  local p = assert(io.popen("{ " .. cmd .. "\n} 2>&1; echo \"<exit:$?>\""))
   local out = p:read("*a")
-  local ok, _, code = p:close()
-  return out, ok == true or code == 0
+  p:close()
+  local code = tonumber(out:match("<exit:(%d+)>\n?$"))
+  return out:gsub("<exit:%d+>\n?$", ""), code == 0
+end
+
+--- Runs a shell command without capturing it; returns whether it exited
+-- with 0 (`os.execute` answers differently in Lua 5.1 and 5.2+).
+function helpers.execute(cmd)
+  local ok, how, code = os.execute(cmd)
+  if type(ok) == "number" then return ok == 0 end
+  return ok == true and (how == nil or how == "exit") and (code == nil or code == 0)
 end
 
 --- Waits up to `seconds` for something to accept connections on

@@ -77,6 +77,7 @@ end
 -- os.execute in 5.4 returns true|nil, "exit"|"signal", code.
 local function run(cmd)
   local ok, how, code = os.execute(cmd)
+  if type(ok) == "number" then return ok == 0 end -- Lua 5.1: the wait status
   return ok == true and how == "exit" and code == 0
 end
 
@@ -93,7 +94,7 @@ local function read_file(path, offset)
   local f = io.open(path, "rb")
   if not f then return "" end
   if offset and offset > 0 then f:seek("set", offset) end
-  local s = f:read("a") or ""
+  local s = f:read("*a") or ""
   f:close()
   return s
 end
@@ -132,6 +133,10 @@ function M.find_bin()
     if run("command -v " .. quote(env) .. " >/dev/null 2>&1") then return env end
     return nil, "PRISM_BIN=" .. env .. " is not on PATH; " .. INSTALL_HINT
   end
+  -- scripts/install-prism's launcher runs Prism under the node it chose
+  -- (the system's, or one from npm when that is too old).
+  local launcher = ROOT .. "/.tools/prism/prism"
+  if is_file(launcher) then return launcher end
   local bin = ROOT .. "/.tools/prism/node_modules/.bin/prism"
   if is_file(bin) then return bin end
   return nil, "Prism is not installed (" .. bin .. " is missing); " .. INSTALL_HINT
@@ -194,7 +199,7 @@ function Server:_running()
   if HAVE_PROC then
     local f = io.open("/proc/" .. self.pid .. "/stat", "r")
     if not f then return false end
-    local stat = f:read("l") or ""
+    local stat = f:read("*l") or ""
     f:close()
     local state = stat:match("%) (%a)")
     return state ~= nil and state ~= "Z" and state ~= "X"

@@ -599,6 +599,11 @@ local function parse_request(self, c)
       buf = sub(buf, s)
       c.buf = buf
     end
+    -- A request line starts with a method; anything else (a TLS handshake
+    -- from an https:// client, say) is answered at once, as HTTP servers do,
+    -- rather than waited on until the client times out.
+    local b = byte(buf, 1)
+    if b < 65 or b > 90 then reject(self, c, 400, "Malformed request line") return nil end
     local e = find(buf, "\r\n\r\n", 1, true)
     if not e then
       if #buf > MAX_HEAD then reject(self, c, 431, "Request headers too large") end
