@@ -21,6 +21,9 @@ description = {
 dependencies = {
   "lua >= 5.1, < 5.5",
   "lua-cjson >= 2.1.0",
+  -- The paperspace command's (bin/paperspace).
+  "argparse >= 0.7",
+  "lyaml >= 6",
 }
 test_dependencies = {
   "busted >= 2.0",
@@ -49,6 +52,9 @@ build = {
     },
   },
   install = {
-    bin = { ["paperspace-emulator"] = "bin/paperspace-emulator" },
+    bin = {
+      ["paperspace-emulator"] = "bin/paperspace-emulator",
+      ["paperspace"] = "bin/paperspace",
+    },
   },
 }
