@@ -506,10 +506,13 @@ function Client:last_response()
 end
 
 --- Closes the client and its connections. Tasks still running end as
--- cancelled; calls after this raise.
+-- cancelled; calls after this raise. Called from a task's own code (or a
+-- logger or an `on_done` run inside one), that task ends as cancelled too,
+-- once: the rest of its code runs, but sends nothing.
 function Client:close()
   check_self(self, "close")
   local sched = self._sched
+  sched.closing = true -- a parent whose child is cancelled here is not resumed
   if sched.count > 0 then
     local pending = {}
     for _, task in pairs(sched.tasks) do pending[#pending + 1] = task end

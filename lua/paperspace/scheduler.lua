@@ -22,6 +22,11 @@ local unpack = table.unpack or unpack -- luacheck: ignore 143
 
 local scheduler = {}
 
+-- The result of a task that was cancelled.
+local function cancelled()
+  return pack(nil, errors.new { kind = "cancelled", message = "cancelled before it finished" })
+end
+
 --- A scheduler for one client's core handle.
 -- @local
 function scheduler.new(handle)
@@ -29,6 +34,9 @@ function scheduler.new(handle)
     core = handle,
     capacity = handle:capacity(),
     tasks = {},    -- coroutine -> task, for the tasks not finished
+    -- coroutine -> task, for every task whose code may still run: one
+    -- cancelled while it runs is still the one its calls belong to.
+    of = setmetatable({}, { __mode = "k" }),
     by_id = {},    -- started transfer id -> task waiting for it
     running = 0,   -- how many of those
     queue = {},    -- tasks waiting for a free transfer: queue[head..tail]
@@ -42,14 +50,16 @@ end
 --- The task running now, when it is one of ours.
 -- @local
 function Scheduler:current()
-  if self.count == 0 then return nil end
   local co = coroutine.running()
-  return co and self.tasks[co]
+  return co and self.of[co]
 end
 
 --- Inside a task: starts one attempt of `op_name` and waits for its result.
 -- @local
 function Scheduler:call(task, op_name, ...)
+  -- A task ended (cancelled, the client closed) while its own code still
+  -- runs: that code goes on to its end, but sends nothing more.
+  if task.finished then return nil, task.results[2] end
   local id = self.running < self.capacity and self.core:start(op_name, ...)
   if not id then
     -- A wrong argument must raise now, while the caller can still cancel
@@ -60,6 +70,7 @@ function Scheduler:call(task, op_name, ...)
     self.tail = self.tail + 1
     self.queue[self.tail] = task
     coroutine.yield()
+    if task.finished then return nil, task.results[2] end
     id = self.core:start(op_name, ...)
   end
   task.id = id
@@ -71,13 +82,30 @@ end
 --- Inside a task: waits `seconds` without blocking the other tasks.
 -- @local
 function Scheduler:sleep(task, seconds)
+  if task.finished then return end
   task.wake = core.now() + seconds
   self.sleepers[#self.sleepers + 1] = task
   coroutine.yield()
 end
 
-local function finish(self, task, ok, ...)
+local finish
+
+-- Resumes the parent of `task` when it waits in `join` and every task it
+-- waits for is done.
+local function wake_parent(task)
+  local parent = task.parent
+  if parent and parent.joining and not parent.finished
+     and coroutine.status(parent.co) == "suspended" and scheduler.all_done(parent.joining) then
+    parent.joining = nil
+    finish(task.scheduler, parent, coroutine.resume(parent.co))
+  end
+end
+
+function finish(self, task, ok, ...)
   if coroutine.status(task.co) ~= "dead" then return end
+  -- Cancelled while its own code ran (that code closed the client, say):
+  -- the task has ended already, and ends only once.
+  if task.finished then return end
   self.tasks[task.co] = nil
   self.count = self.count - 1
   task.finished = true
@@ -95,12 +123,7 @@ local function finish(self, task, ok, ...)
       task.on_done(nil, task.raised)
     end
   end
-  local parent = task.parent
-  if parent and parent.joining and not parent.finished
-     and coroutine.status(parent.co) == "suspended" and scheduler.all_done(parent.joining) then
-    parent.joining = nil
-    finish(task.scheduler, parent, coroutine.resume(parent.co))
-  end
+  wake_parent(task)
 end
 
 local function resume(self, task, ...)
@@ -122,7 +145,14 @@ end
 function Scheduler:spawn(fn, on_done)
   local task = setmetatable({ co = coroutine.create(fn), scheduler = self, on_done = on_done,
                               parent = self:current() }, Task)
+  if task.parent and task.parent.finished then
+    -- Started by a task that has ended: it ends too, before sending anything.
+    task.finished, task.cancelled, task.results = true, true, cancelled()
+    if on_done then on_done(unpack(task.results, 1, 2)) end
+    return task
+  end
   self.tasks[task.co] = task
+  self.of[task.co] = task
   self.count = self.count + 1
   task.starting = true
   resume(self, task)
@@ -219,8 +249,11 @@ function Scheduler:cancel(task)
   self.tasks[task.co] = nil
   self.count = self.count - 1
   task.finished = true
-  task.results = pack(nil, errors.new { kind = "cancelled", message = "cancelled before it finished" })
+  task.results = cancelled()
   if task.on_done then task.on_done(unpack(task.results, 1, 2)) end
+  -- A parent waiting for it goes on, unless the client is closing (then
+  -- the parent ends too, and must start nothing new meanwhile).
+  if not self.closing then wake_parent(task) end
 end
 
 --- Whether the task has finished (or was cancelled).
