@@ -9,7 +9,8 @@
 -- `paperspace.errors`), and raises at once on a wrong argument, sending nothing.
 -- The last argument of every method is an optional `opts` table: `timeout`,
 -- `connect_timeout` (seconds) and `max_retries` for that call; lists also take
--- `limit` (1 to 120 a page), `after` (a cursor), `order_by` and `order`.
+-- `limit` (1 to 120 a page), `after` (a cursor), `order_by`, `order` and
+-- `max_pages` (the most pages to fetch; a list with more is an error).
 --
 -- The operation methods are made from the C core's table of operations:
 --
@@ -116,13 +117,15 @@ local client = {}
 -- @treturn[opt] table the error object
 
 -- A response the library refuses after the core took it (a page that makes
--- no sense) gets the details of that response, as the core's errors have.
-local function describe_response(self, err)
+-- no sense) gets the details of that response, as the core's errors have,
+-- and the attempts that page took.
+local function describe_response(self, err, attempts)
   local r = self._core:response(false)
   if r then
     err.status, err.request_id, err.method, err.url, err.path =
       r.status, r.request_id, r.method, r.url, r.path
   end
+  err.attempts = attempts or err.attempts
   return err
 end
 
@@ -131,7 +134,8 @@ end
 -- (default `$PAPERSPACE_API_URL` or the production API), `timeout` (60 s an
 -- attempt), `connect_timeout` (10 s), `max_retries` (2), `user_agent` (a suffix),
 -- `max_response_bytes` (32 MiB), `tls_verify` (true), `ca_file` (a PEM bundle to
--- verify the server with instead of the system's), `logger` (`function(line, record)`)
+-- verify the server with instead of the system's), `logger` (`function(line, record)`),
+-- `max_pages` (1000: the most pages a list fetches; `math.huge` for no limit)
 -- @treturn paperspace.client
 function client.new(opts)
   local cfg = config.resolve(opts)
@@ -149,7 +153,7 @@ function client.new(opts)
     _teams = setmetatable({}, { __mode = "v" }),
   }, Client)
   -- Made once, for the pager: list calls allocate no closure of their own.
-  self._describe = function(err) return describe_response(self, err) end
+  self._describe = function(err, attempts) return describe_response(self, err, attempts) end
   return self
 end
 
@@ -173,6 +177,7 @@ local function check_opts(op, opts, pos, name, iterating)
     end
   end
   config.check_retries(opts.max_retries, name)
+  config.check_max_pages(opts.max_pages, name)
 end
 
 -- Whether a failed attempt may have been carried out by the server anyway:
@@ -287,13 +292,13 @@ end
 
 -- Gives results their methods: members and secrets belong to the team named
 -- by the call's first argument.
-local function finish(self, op, team_id, value, err)
+local function finish(self, op, team_id, value, err, attempts)
   if value == nil then return nil, err end
   if value == core.null then return nil, nil end
   if op.item == "member" or op.item == "secret" then
     -- The core has checked the id by now: the cache needs no second check.
     value, err = team.wrap(self._teams[team_id] or self:team(team_id), op.item, value, op.paged)
-    if err then return nil, describe_response(self, err) end
+    if err then return nil, describe_response(self, err, attempts) end
   end
   return value
 end
@@ -317,13 +322,15 @@ local function define(op)
     end
     return
   end
-  -- A list: its path parameters, then opts. Every page is one call.
+  -- A list: its path parameters, then opts. Every page is one call; the
+  -- attempts of the last are kept in `args.attempts`, for its errors.
   local function fetcher(self, args, stats)
     return function(page_opts)
       args[nparams + 1] = page_opts
       local value, err, attempts = request(self, op, page_opts, unpack(args, 1, nparams + 1))
       if stats then stats.pages, stats.attempts = stats.pages + 1, stats.attempts + attempts end
-      return value, err
+      args.attempts = attempts
+      return value, err, attempts
     end
   end
   local function prepare(self, name, iterating, ...)
@@ -341,8 +348,9 @@ local function define(op)
     local raw = type(opts) == "table" and opts.raw
     local started = raw and core.now()
     local stats = raw and { pages = 0, attempts = 0 }
-    local value, err = finish(self, op, args[1],
-                              pager.collect(fetcher(self, args, stats), opts, self._describe))
+    local max_pages = opts and opts.max_pages or self._config.max_pages
+    local value, err = pager.collect(fetcher(self, args, stats), opts, self._describe, max_pages)
+    value, err = finish(self, op, args[1], value, err, args.attempts)
     if raw then
       local r = wire_record(self, err, stats.attempts, started, stats.pages)
       r.retries = stats.attempts - stats.pages
@@ -357,11 +365,12 @@ local function define(op)
     local ok, msg = pcall(self._core.build, self._core, op.name, unpack(args, 1, nparams + 1))
     if not ok then error((tostring(msg):gsub("'" .. op.name .. "'", "'" .. each .. "'")), 0) end
     local mt = self:team(args[1])._metatables[op.item]
-    local next_item = pager.each(fetcher(self, args), opts, self._describe)
+    local max_pages = opts and opts.max_pages or self._config.max_pages
+    local next_item = pager.each(fetcher(self, args), opts, self._describe, max_pages)
     return function()
       local item = next_item()
-      if item == nil or type(item) == "table" then return item and setmetatable(item, mt) end
-      error(describe_response(self, team.not_an_object(op.item, item)), 2)
+      if item == nil or team.is_object(item) then return item and setmetatable(item, mt) end
+      error(describe_response(self, team.not_an_object(op.item, item), args.attempts), 2)
     end
   end
 end
