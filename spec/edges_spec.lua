@@ -63,7 +63,27 @@ describe("the loop's wait", function()
     assert.equal("user-1", results[1][1].user.id)
     assert.equal("not_found", results[2][2].kind)
     assert.equal(6, #emu:requests())
-    assert.is_true(retried_at < 1, string.format("the retries took %.2f s", retried_at))
+    assert.is_true(retried_at < 1.5, string.format("the retries took %.2f s", retried_at))
+  end)
+end)
+
+describe("poll", function()
+  local emu, client
+  helpers.use_emulator({}, nil, function(e, c) emu, client = e, c end)
+
+  it("returns when a call started after a backoff is answered, though another call is slow", function()
+    client:gather { { "get_session" }, { "get_session" } } -- two connections, kept alive
+    emu:fault { path = "/auth/session", responses = { { status = 503, headers = { ["retry-after-ms"] = "100" } } } }
+    emu:fault { path = "/teams/team-1/secrets/SLOW", responses = { { delay = 4, status = 404 } } }
+    local slow = client:spawn(function() return client:get_team_secret("team-1", "SLOW") end)
+    local task = client:spawn(function() return client:get_session() end)
+    local started = core.now()
+    while not task:done() and core.now() - started < 20 do client:poll(5) end
+    local took = core.now() - started
+    assert.equal("user-1", task:result().user.id)
+    assert.is_true(took < 2, string.format("the retried call took %.2f s, waiting for the slow one", took))
+    assert.is_false(slow:done())
+    slow:cancel()
   end)
 end)
 

@@ -167,3 +167,58 @@ describe("closing the client from code that runs inside a call", function()
     c:close()
   end)
 end)
+
+describe("closing the client from a logger during a blocking call", function()
+  local emu
+  setup(function() emu = helpers.emulator { paged = true, page_size = 2 } end)
+  teardown(function() emu:stop() end)
+  before_each(function() emu:reset() end)
+
+  local function assert_closed_during(err)
+    assert.equal("cancelled", err.kind)
+    assert.equal("the client was closed during the call", err.message)
+  end
+
+  it("before a retry: nil, err, and no further attempt", function()
+    local c
+    c = helpers.client(emu, { logger = function(_, record) if record.retry_in then c:close() end end })
+    emu:fault { path = "/auth/session", responses = { { status = 503, headers = { ["retry-after-ms"] = "1" } } } }
+    local session, err = c:get_session()
+    assert.is_nil(session)
+    assert_closed_during(err)
+    assert.equal(1, err.attempts)
+    assert.equal(1, #emu:requests())
+    assert.has_error(function() c:get_session() end, "paperspace: the client is closed")
+  end)
+
+  it("between the pages of a list: nil, err from list_*, the error raised by each_*", function()
+    local c
+    c = helpers.client(emu, { logger = function() c:close() end })
+    local members, err = c:list_team_members("team-1")
+    assert.is_nil(members)
+    assert_closed_during(err)
+    assert.equal(1, #emu:requests())
+    c = helpers.client(emu)
+    emu:clear_requests()
+    local seen = 0
+    local ok, raised = pcall(function()
+      for _ in c:each_team_member("team-1") do
+        seen = seen + 1
+        c:close()
+      end
+    end)
+    assert.is_false(ok)
+    assert_closed_during(raised)
+    assert.equal(2, seen) -- the first page's two members
+    assert.equal(1, #emu:requests())
+  end)
+
+  it("after the last attempt: the result, and its raw record", function()
+    local c
+    c = helpers.client(emu, { logger = function() c:close() end })
+    local session, err, record = c:get_session { raw = true }
+    assert.is_nil(err)
+    assert.equal("user-1", session.user.id)
+    assert.equal(1, record.attempts)
+  end)
+end)

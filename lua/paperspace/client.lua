@@ -120,7 +120,7 @@ local client = {}
 -- no sense) gets the details of that response, as the core's errors have,
 -- and the attempts that page took.
 local function describe_response(self, err, attempts)
-  local r = self._core:response(false)
+  local r = not self._closed and self._core:response(false)
   if r then
     err.status, err.request_id, err.method, err.url, err.path =
       r.status, r.request_id, r.method, r.url, r.path
@@ -220,6 +220,13 @@ local function log_attempt(self, emit, op, attempt, value, err, retry_in)
   emit(record)
 end
 
+-- The error of a call that user code run by it (a logger, say) cut short
+-- by closing the client.
+local function closed_during(attempts)
+  return errors.new { kind = "cancelled", message = "the client was closed during the call",
+                      attempts = attempts }
+end
+
 --- One operation: attempts until it succeeds, fails in a way not worth
 -- repeating, or has used its retries. Returns value, err, attempts made.
 local function request(self, op, opts, ...)
@@ -252,6 +259,7 @@ local function request(self, op, opts, ...)
     end
     local delay = retry.delay(attempt - 1, err.headers)
     if emit then log_attempt(self, emit, op, attempt, nil, err, delay) end
+    if self._closed then return nil, closed_during(attempt), attempt end
     if task then sched:sleep(task, delay) else core.sleep(delay) end
     previous, acted = err, acted or may_have_acted(err)
   end
@@ -268,7 +276,7 @@ local function wire_record(self, err, attempts, started, pages)
     r = {}
     for _, k in ipairs(ERROR_WIRE_FIELDS) do r[k] = err[k] end
   else
-    r = self._core:response() or {}
+    r = not self._closed and self._core:response() or {}
   end
   r.attempts, r.retries = attempts, attempts - 1
   r.elapsed = core.now() - started
@@ -326,6 +334,8 @@ local function define(op)
   -- attempts of the last are kept in `args.attempts`, for its errors.
   local function fetcher(self, args, stats)
     return function(page_opts)
+      -- A later page, after user code closed the client: the call ends here.
+      if self._closed and args.attempts then return nil, closed_during(), 0 end
       args[nparams + 1] = page_opts
       local value, err, attempts = request(self, op, page_opts, unpack(args, 1, nparams + 1))
       if stats then stats.pages, stats.attempts = stats.pages + 1, stats.attempts + attempts end
@@ -521,6 +531,7 @@ end
 function Client:close()
   check_self(self, "close")
   local sched = self._sched
+  self._closed = true
   sched.closing = true -- a parent whose child is cancelled here is not resumed
   if sched.count > 0 then
     local pending = {}

@@ -180,7 +180,11 @@ function Scheduler:step(wait)
   for _, task in ipairs(self.sleepers) do
     if task.wake - now < wait then wait = math.max(task.wake - now, 0) end
   end
-  local ids = self.core:poll(wait)
+  -- A turn that does not wait first: a call started since the last turn
+  -- may need it before libcurl watches its connection, and a wait that
+  -- came before would last until another call's answer (or its end).
+  local ids = self.core:poll(0)
+  if #ids == 0 and wait > 0 then ids = self.core:poll(wait) end
   -- Who waits for each finished transfer, read before any task runs: a task
   -- resumed below may cancel another whose transfer is in this list, and
   -- then start a new transfer in the slot that frees.
