@@ -76,6 +76,7 @@ function Scheduler:call(task, op_name, ...)
   task.id = id
   self.by_id[id] = task
   self.running = self.running + 1
+  self.started = true
   return coroutine.yield()
 end
 
@@ -180,11 +181,17 @@ function Scheduler:step(wait)
   for _, task in ipairs(self.sleepers) do
     if task.wake - now < wait then wait = math.max(task.wake - now, 0) end
   end
-  -- A turn that does not wait first: a call started since the last turn
-  -- may need it before libcurl watches its connection, and a wait that
+  -- After a call started, a turn that does not wait first: libcurl may
+  -- need it before it watches the new call's connection, and a wait that
   -- came before would last until another call's answer (or its end).
-  local ids = self.core:poll(0)
-  if #ids == 0 and wait > 0 then ids = self.core:poll(wait) end
+  local ids
+  if self.started then
+    self.started = false
+    ids = self.core:poll(0)
+    if #ids == 0 and wait > 0 then ids = self.core:poll(wait) end
+  else
+    ids = self.core:poll(wait)
+  end
   -- Who waits for each finished transfer, read before any task runs: a task
   -- resumed below may cancel another whose transfer is in this list, and
   -- then start a new transfer in the slot that frees.
