@@ -168,6 +168,62 @@ describe("closing the client from code that runs inside a call", function()
   end)
 end)
 
+describe("closing the client around nested tasks and failing callbacks", function()
+  local emu
+  setup(function() emu = helpers.emulator {} end)
+  teardown(function() emu:stop() end)
+  before_each(function() emu:reset() end)
+
+  it("from inside a gather inside a task: every task ends once, nothing is resumed", function()
+    local c = helpers.client(emu)
+    emu:fault { path = "/teams/team-1/secrets/SLOW", responses = { { delay = 2, status = 404 } } }
+    local outer_ends, after_gather = {}, false
+    local outer = c:spawn(function()
+      c:gather {
+        function()
+          c:get_session()
+          c:close()
+          return "closed"
+        end,
+        { "get_team_secret", "team-1", "SLOW" },
+      }
+      after_gather = true
+      return c:get_session()
+    end, function(value, err) outer_ends[#outer_ends + 1] = { value, err } end)
+    for _ = 1, 50 do
+      if outer:done() then break end
+      c:poll(0.1)
+    end
+    assert.is_true(outer:done())
+    assert.equal(1, #outer_ends)
+    assert.equal("cancelled", outer_ends[1][2].kind)
+    assert.is_false(after_gather)
+    assert.equal(0, c._sched.count)
+    assert.equal(2, #emu:requests())
+  end)
+
+  it("an on_done that raises during close: the others end, the client is closed, the error comes out", function()
+    local c = helpers.client(emu)
+    emu:fault { path = "/teams/team-1/secrets/SLOW", times = 0, responses = { { delay = 2, status = 404 } } }
+    local ended = 0
+    local tasks = {}
+    for i = 1, 3 do
+      tasks[i] = c:spawn(function() return c:get_team_secret("team-1", "SLOW") end, function()
+        ended = ended + 1
+        error("on_done " .. i .. " failed", 0)
+      end)
+    end
+    c:poll(0.05)
+    local ok, err = pcall(c.close, c)
+    assert.is_false(ok)
+    assert.matches("^on_done %d failed$", err)
+    assert.equal(3, ended)
+    for i = 1, 3 do assert.is_true(tasks[i]:done()) end
+    assert.equal(0, c._sched.count)
+    assert.has_error(function() c:get_session() end, "paperspace: the client is closed")
+  end)
+end)
+
 describe("closing the client from a logger during a blocking call", function()
   local emu
   setup(function() emu = helpers.emulator { paged = true, page_size = 2 } end)

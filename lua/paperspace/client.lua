@@ -533,12 +533,19 @@ function Client:close()
   local sched = self._sched
   self._closed = true
   sched.closing = true -- a parent whose child is cancelled here is not resumed
+  local raised
   if sched.count > 0 then
     local pending = {}
     for _, task in pairs(sched.tasks) do pending[#pending + 1] = task end
-    for _, task in ipairs(pending) do sched:cancel(task) end
+    -- An on_done that raises does not keep the others from ending, nor
+    -- the client open: its error comes out once all is closed.
+    for _, task in ipairs(pending) do
+      local ok, err = pcall(sched.cancel, sched, task)
+      if not ok and raised == nil then raised = err end
+    end
   end
   self._core:close()
+  if raised ~= nil then error(raised, 0) end
 end
 
 Client.__close = Client.close
