@@ -60,14 +60,26 @@ local function out(s)
   io.flush()
 end
 
+-- Where the summary handler writes the name of the test that is running.
+local current_path = os.tmpname()
+
+local function read_current()
+  local f = io.open(current_path)
+  local name = f and f:read("*a")
+  if f then f:close() end
+  return name ~= "" and name or nil
+end
+
 local total = { passed = 0, failed = 0, skipped = 0 }
 local named = {} -- failures no test reported: a hang, a crash, an exit status
 local started = now()
 
 for _, file in ipairs(files) do
   -- `timeout` stops the whole process group: busted and what it started.
-  local cmd = string.format("timeout -k 10 %s %s -o spec/support/summary.lua %s 2>&1; echo \"@@exit $?\"",
-                            tostring(timeout), table.concat(command, " "), quote(file))
+  os.remove(current_path)
+  local cmd = string.format("SPEC_CURRENT=%s timeout -k 10 %s %s -o spec/support/summary.lua %s 2>&1; "
+                            .. "echo \"@@exit $?\"", quote(current_path), tostring(timeout),
+                            table.concat(command, " "), quote(file))
   local p = assert(io.popen(cmd))
   local held, counts, status, marks = {}, nil, nil, { passed = 0, failed = 0 }
   local function take(line)
@@ -104,10 +116,13 @@ for _, file in ipairs(files) do
   p:close()
   for _, h in ipairs(held) do out(h .. "\n") end
   local why
+  local running = read_current()
+  local during = running and string.format(" during '%s'", running) or ""
   if status == 124 or status == 137 then
-    why = string.format("stopped after %s s: a hang (the time limit is --timeout or $SPEC_TIMEOUT)", timeout)
+    why = string.format("stopped after %s s%s: a hang (the time limit is --timeout or $SPEC_TIMEOUT)",
+                        timeout, during)
   elseif not counts then
-    why = string.format("ended without a summary (exit status %s): a crash?", tostring(status))
+    why = string.format("ended without a summary (exit status %s)%s: a crash?", tostring(status), during)
   elseif status ~= 0 and counts.failed == 0 then
     why = string.format("exited with status %s although every test passed", tostring(status))
   end
@@ -120,6 +135,7 @@ for _, file in ipairs(files) do
   for k, v in pairs(counts) do total[k] = total[k] + v end
 end
 
+os.remove(current_path)
 if #named > 0 then
   out("\nFiles that did not finish cleanly:\n")
   for _, n in ipairs(named) do out("  " .. n .. "\n") end
