@@ -14,6 +14,10 @@ CC          ?= cc
 BUILD       ?= build
 
 BUSTED      ?= $(shell command -v busted 2>/dev/null || echo /usr/bin/busted)
+# Each spec file runs in its own busted process, stopped after SPEC_TIMEOUT
+# seconds (a hang is a named failure); sanitize and valgrind allow more.
+SPEC_TIMEOUT ?= 300
+RUN_SPECS    = $(LUA) spec/support/run.lua
 
 # Recursive (=), not simple (:=): `make test` on a fresh machine installs
 # the packages these ask about after the Makefile has been read.
@@ -63,7 +67,7 @@ quickstart: deps
 
 test: test-deps
 	@$(MAKE) --no-print-directory all
-	$(LUA) $(BUSTED) -o spec/support/summary.lua
+	$(RUN_SPECS) --timeout $(SPEC_TIMEOUT) -- $(LUA) $(BUSTED)
 
 lint:
 	luacheck .
@@ -111,7 +115,8 @@ sanitize: test-deps check-deps
 	@$(MAKE) --no-print-directory BUILD=$(SAN_BUILD) CC=$(SAN_CC) CFLAGS="-O1 -g $(SAN_FLAGS)" \
 	  LDFLAGS="$(SAN_FLAGS)" $(SAN_BUILD)/paperspace/core.so
 	@rm -rf $(SAN_LOG) && mkdir -p $(SAN_LOG)
-	@rc=0; $(SAN_ENV) $(LUA) $(BUSTED) --cpath="$(SAN_BUILD)/?.so" -o spec/support/summary.lua || rc=$$?; \
+	@rc=0; $(RUN_SPECS) --timeout $$(($(SPEC_TIMEOUT) * 3)) -- env $(SAN_ENV) $(LUA) $(BUSTED) \
+	  --cpath="$(SAN_BUILD)/?.so" || rc=$$?; \
 	if [ -n "$$(ls -A $(SAN_LOG))" ]; then cat $(SAN_LOG)/*; \
 	  echo "sanitize: sanitizer reports above (kept in $(SAN_LOG))"; exit 1; fi; \
 	exit $$rc
@@ -127,7 +132,8 @@ VALGRIND_FLAGS  = --tool=memcheck --leak-check=full --errors-for-leak-kinds=defi
 # make valgrind: the whole suite under memcheck; fails on any error or definite/indirect leak.
 valgrind: test-deps
 	@$(MAKE) --no-print-directory all
-	$(VALGRIND) $(VALGRIND_FLAGS) $(LUA) $(BUSTED) --cpath="$(BUILD)/?.so" -o spec/support/summary.lua
+	$(RUN_SPECS) --timeout $$(($(SPEC_TIMEOUT) * 10)) -- $(VALGRIND) $(VALGRIND_FLAGS) $(LUA) $(BUSTED) \
+	  --cpath="$(BUILD)/?.so"
 
 # libFuzzer targets (fuzz/fuzz_<name>.c) for the C code that reads bytes from
 # the network or builds URLs, linked with the core's objects built by clang

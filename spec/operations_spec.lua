@@ -43,9 +43,12 @@ for _, style in ipairs { "spec", "production" } do
       assert.equal("user-2", member.userId)
       assert.is_true(member.isAdmin)
       local state = emu:state()
+      local found
       for _, m in ipairs(state.members) do
-        if m.userId == "user-2" then assert.is_true(m.isAdmin) end
+        if m.userId == "user-2" then found = m end
       end
+      assert.is_table(found, "user-2 is missing from the emulator's state")
+      assert.is_true(found.isAdmin)
       local last = emu:requests()[#emu:requests()]
       assert.equal("PUT", last.method)
       assert.equal("/teams/team-1/users/user-2", last.path)

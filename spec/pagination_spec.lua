@@ -90,8 +90,14 @@ describe("paged lists against the emulator", function()
   it("follows nextPage through the after parameter", function()
     assert(client:list_team_members("team-1"))
     local reqs = emu:requests()
+    assert.equal(4, #reqs) -- 7 members, 2 a page
     assert.is_nil(reqs[1].args.after)
-    for i = 2, #reqs do assert.is_string(reqs[i].args.after) end
+    local cursors = {}
+    for i = 2, #reqs do
+      assert.is_string(reqs[i].args.after)
+      assert.is_nil(cursors[reqs[i].args.after], "cursor sent twice")
+      cursors[reqs[i].args.after] = true
+    end
   end)
 
   it("sends limit, orderBy and order on every page", function()

@@ -9,7 +9,8 @@
 -- `paperspace.errors`), and raises at once on a wrong argument, sending nothing.
 -- The last argument of every method is an optional `opts` table: `timeout`,
 -- `connect_timeout` (seconds) and `max_retries` for that call; lists also take
--- `limit` (1 to 120 a page), `after` (a cursor), `order_by` and `order`.
+-- `limit` (1 to 120 a page), `after` (a cursor), `order_by`, `order` and
+-- `max_pages` (the most pages to fetch; a list with more is an error).
 --
 -- The operation methods are made from the C core's table of operations
 -- (editors learn their types from `paperspace/types.lua`, LuaLS annotations):
@@ -117,13 +118,15 @@ local client = {}
 -- @treturn[opt] table the error object
 
 -- A response the library refuses after the core took it (a page that makes
--- no sense) gets the details of that response, as the core's errors have.
-local function describe_response(self, err)
-  local r = self._core:response(false)
+-- no sense) gets the details of that response, as the core's errors have,
+-- and the attempts that page took.
+local function describe_response(self, err, attempts)
+  local r = not self._closed and self._core:response(false)
   if r then
     err.status, err.request_id, err.method, err.url, err.path =
       r.status, r.request_id, r.method, r.url, r.path
   end
+  err.attempts = attempts or err.attempts
   return err
 end
 
@@ -132,7 +135,8 @@ end
 -- (default `$PAPERSPACE_API_URL` or the production API), `timeout` (60 s an
 -- attempt), `connect_timeout` (10 s), `max_retries` (2), `user_agent` (a suffix),
 -- `max_response_bytes` (32 MiB), `tls_verify` (true), `ca_file` (a PEM bundle to
--- verify the server with instead of the system's), `logger` (`function(line, record)`)
+-- verify the server with instead of the system's), `logger` (`function(line, record)`),
+-- `max_pages` (1000: the most pages a list fetches; `math.huge` for no limit)
 -- @treturn paperspace.client
 function client.new(opts)
   local cfg = config.resolve(opts)
@@ -150,7 +154,7 @@ function client.new(opts)
     _teams = setmetatable({}, { __mode = "v" }),
   }, Client)
   -- Made once, for the pager: list calls allocate no closure of their own.
-  self._describe = function(err) return describe_response(self, err) end
+  self._describe = function(err, attempts) return describe_response(self, err, attempts) end
   return self
 end
 
@@ -178,6 +182,7 @@ local function check_opts(op, opts, pos, name, iterating)
     end
   end
   config.check_retries(opts.max_retries, name)
+  config.check_max_pages(opts.max_pages, name)
 end
 
 -- Whether a failed attempt may have been carried out by the server anyway:
@@ -220,6 +225,13 @@ local function log_attempt(self, emit, op, attempt, value, err, retry_in)
   emit(record)
 end
 
+-- The error of a call that user code run by it (a logger, say) cut short
+-- by closing the client.
+local function closed_during(attempts)
+  return errors.new { kind = "cancelled", message = "the client was closed during the call",
+                      attempts = attempts }
+end
+
 --- One operation: attempts until it succeeds, fails in a way not worth
 -- repeating, or has used its retries. Returns value, err, attempts made.
 local function request(self, op, opts, ...)
@@ -252,6 +264,7 @@ local function request(self, op, opts, ...)
     end
     local delay = retry.delay(attempt - 1, err.headers)
     if emit then log_attempt(self, emit, op, attempt, nil, err, delay) end
+    if self._closed then return nil, closed_during(attempt), attempt end
     if task then sched:sleep(task, delay) else core.sleep(delay) end
     previous, acted = err, acted or may_have_acted(err)
   end
@@ -268,7 +281,7 @@ local function wire_record(self, err, attempts, started, pages)
     r = {}
     for _, k in ipairs(ERROR_WIRE_FIELDS) do r[k] = err[k] end
   else
-    r = self._core:response() or {}
+    r = not self._closed and self._core:response() or {}
   end
   r.attempts, r.retries = attempts, attempts - 1
   r.elapsed = core.now() - started
@@ -292,13 +305,13 @@ end
 
 -- Gives results their methods: members and secrets belong to the team named
 -- by the call's first argument.
-local function finish(self, op, team_id, value, err)
+local function finish(self, op, team_id, value, err, attempts)
   if value == nil then return nil, err end
   if value == core.null then return nil, nil end
   if op.item == "member" or op.item == "secret" then
     -- The core has checked the id by now: the cache needs no second check.
     value, err = team.wrap(self._teams[team_id] or self:team(team_id), op.item, value, op.paged)
-    if err then return nil, describe_response(self, err) end
+    if err then return nil, describe_response(self, err, attempts) end
   end
   return value
 end
@@ -322,13 +335,17 @@ local function define(op)
     end
     return
   end
-  -- A list: its path parameters, then opts. Every page is one call.
+  -- A list: its path parameters, then opts. Every page is one call; the
+  -- attempts of the last are kept in `args.attempts`, for its errors.
   local function fetcher(self, args, stats)
     return function(page_opts)
+      -- A later page, after user code closed the client: the call ends here.
+      if self._closed and args.attempts then return nil, closed_during(), 0 end
       args[nparams + 1] = page_opts
       local value, err, attempts = request(self, op, page_opts, unpack(args, 1, nparams + 1))
       if stats then stats.pages, stats.attempts = stats.pages + 1, stats.attempts + attempts end
-      return value, err
+      args.attempts = attempts
+      return value, err, attempts
     end
   end
   local function prepare(self, name, iterating, ...)
@@ -346,8 +363,9 @@ local function define(op)
     local raw = type(opts) == "table" and opts.raw
     local started = raw and core.now()
     local stats = raw and { pages = 0, attempts = 0 }
-    local value, err = finish(self, op, args[1],
-                              pager.collect(fetcher(self, args, stats), opts, self._describe))
+    local max_pages = opts and opts.max_pages or self._config.max_pages
+    local value, err = pager.collect(fetcher(self, args, stats), opts, self._describe, max_pages)
+    value, err = finish(self, op, args[1], value, err, args.attempts)
     if raw then
       local r = wire_record(self, err, stats.attempts, started, stats.pages)
       r.retries = stats.attempts - stats.pages
@@ -362,11 +380,12 @@ local function define(op)
     local ok, msg = pcall(self._core.build, self._core, op.name, unpack(args, 1, nparams + 1))
     if not ok then error((tostring(msg):gsub("'" .. op.name .. "'", "'" .. each .. "'")), 0) end
     local mt = self:team(args[1])._metatables[op.item]
-    local next_item = pager.each(fetcher(self, args), opts, self._describe)
+    local max_pages = opts and opts.max_pages or self._config.max_pages
+    local next_item = pager.each(fetcher(self, args), opts, self._describe, max_pages)
     return function()
       local item = next_item()
-      if item == nil or type(item) == "table" then return item and setmetatable(item, mt) end
-      error(describe_response(self, team.not_an_object(op.item, item)), 2)
+      if item == nil or team.is_object(item) then return item and setmetatable(item, mt) end
+      error(describe_response(self, team.not_an_object(op.item, item), args.attempts), 2)
     end
   end
 end
@@ -543,16 +562,27 @@ function Client:last_response()
 end
 
 --- Closes the client and its connections. Tasks still running end as
--- cancelled; calls after this raise.
+-- cancelled; calls after this raise. Called from a task's own code (or a
+-- logger or an `on_done` run inside one), that task ends as cancelled too,
+-- once: the rest of its code runs, but sends nothing.
 function Client:close()
   check_self(self, "close")
   local sched = self._sched
+  self._closed = true
+  sched.closing = true -- a parent whose child is cancelled here is not resumed
+  local raised
   if sched.count > 0 then
     local pending = {}
     for _, task in pairs(sched.tasks) do pending[#pending + 1] = task end
-    for _, task in ipairs(pending) do sched:cancel(task) end
+    -- An on_done that raises does not keep the others from ending, nor
+    -- the client open: its error comes out once all is closed.
+    for _, task in ipairs(pending) do
+      local ok, err = pcall(sched.cancel, sched, task)
+      if not ok and raised == nil then raised = err end
+    end
   end
   self._core:close()
+  if raised ~= nil then error(raised, 0) end
 end
 
 Client.__close = Client.close

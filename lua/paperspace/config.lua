@@ -15,6 +15,7 @@ config.defaults = {
   max_retries = 2,
   max_response_bytes = 32 * 1024 * 1024,
   tls_verify = true,
+  max_pages = 1000,
 }
 
 -- Each option and the type it takes; the C core checks the values it uses.
@@ -22,12 +23,12 @@ local OPTIONS = {
   api_key = "string", base_url = "string", timeout = "number", connect_timeout = "number",
   max_retries = "number", user_agent = "string", max_response_bytes = "number",
   tls_verify = "boolean", ca_file = "string", logger = "function",
-  max_concurrency = "number", max_host_connections = "number",
+  max_concurrency = "number", max_host_connections = "number", max_pages = "number",
 }
 
 --- Options a single call accepts in its `opts` table, and lists on top.
 config.call_options = { timeout = true, connect_timeout = true, max_retries = true, raw = true }
-config.list_options = { limit = true, after = true, order_by = true, order = true }
+config.list_options = { limit = true, after = true, order_by = true, order = true, max_pages = true }
 
 --- The User-Agent: library, Lua and libcurl versions, then the user's suffix.
 -- @tparam[opt] string suffix
@@ -46,6 +47,15 @@ end
 function config.check_retries(n, where)
   if n ~= nil and (type(n) ~= "number" or n < 0 or n ~= math.floor(n) or n > 100) then
     core.raise(where .. ": max_retries must be an integer from 0 to 100")
+  end
+end
+
+--- Raises unless `n` is nil, a whole number of pages from 1, or `math.huge`.
+-- @param n the value given
+-- @tparam string where what to name in the message
+function config.check_max_pages(n, where)
+  if n ~= nil and (type(n) ~= "number" or n < 1 or (n ~= math.floor(n) and n ~= math.huge)) then
+    core.raise(where .. ": max_pages must be an integer >= 1, or math.huge")
   end
 end
 
@@ -79,6 +89,7 @@ function config.resolve(opts, getenv)
     end
   end
   config.check_retries(opts.max_retries, "paperspace.new")
+  config.check_max_pages(opts.max_pages, "paperspace.new")
   local cfg = {}
   for k, v in pairs(config.defaults) do cfg[k] = v end
   for k, v in pairs(opts) do cfg[k] = v end

@@ -22,6 +22,11 @@ local unpack = table.unpack or unpack -- luacheck: ignore 143
 
 local scheduler = {}
 
+-- The result of a task that was cancelled.
+local function cancelled()
+  return pack(nil, errors.new { kind = "cancelled", message = "cancelled before it finished" })
+end
+
 --- A scheduler for one client's core handle.
 -- @local
 function scheduler.new(handle)
@@ -29,6 +34,9 @@ function scheduler.new(handle)
     core = handle,
     capacity = handle:capacity(),
     tasks = {},    -- coroutine -> task, for the tasks not finished
+    -- coroutine -> task, for every task whose code may still run: one
+    -- cancelled while it runs is still the one its calls belong to.
+    of = setmetatable({}, { __mode = "k" }),
     by_id = {},    -- started transfer id -> task waiting for it
     running = 0,   -- how many of those
     queue = {},    -- tasks waiting for a free transfer: queue[head..tail]
@@ -42,14 +50,16 @@ end
 --- The task running now, when it is one of ours.
 -- @local
 function Scheduler:current()
-  if self.count == 0 then return nil end
   local co = coroutine.running()
-  return co and self.tasks[co]
+  return co and self.of[co]
 end
 
 --- Inside a task: starts one attempt of `op_name` and waits for its result.
 -- @local
 function Scheduler:call(task, op_name, ...)
+  -- A task ended (cancelled, the client closed) while its own code still
+  -- runs: that code goes on to its end, but sends nothing more.
+  if task.finished then return nil, task.results[2] end
   local id = self.running < self.capacity and self.core:start(op_name, ...)
   if not id then
     -- A wrong argument must raise now, while the caller can still cancel
@@ -60,24 +70,43 @@ function Scheduler:call(task, op_name, ...)
     self.tail = self.tail + 1
     self.queue[self.tail] = task
     coroutine.yield()
+    if task.finished then return nil, task.results[2] end
     id = self.core:start(op_name, ...)
   end
   task.id = id
   self.by_id[id] = task
   self.running = self.running + 1
+  self.started = true
   return coroutine.yield()
 end
 
 --- Inside a task: waits `seconds` without blocking the other tasks.
 -- @local
 function Scheduler:sleep(task, seconds)
+  if task.finished then return end
   task.wake = core.now() + seconds
   self.sleepers[#self.sleepers + 1] = task
   coroutine.yield()
 end
 
-local function finish(self, task, ok, ...)
+local finish
+
+-- Resumes the parent of `task` when it waits in `join` and every task it
+-- waits for is done.
+local function wake_parent(task)
+  local parent = task.parent
+  if parent and parent.joining and not parent.finished
+     and coroutine.status(parent.co) == "suspended" and scheduler.all_done(parent.joining) then
+    parent.joining = nil
+    finish(task.scheduler, parent, coroutine.resume(parent.co))
+  end
+end
+
+function finish(self, task, ok, ...)
   if coroutine.status(task.co) ~= "dead" then return end
+  -- Cancelled while its own code ran (that code closed the client, say):
+  -- the task has ended already, and ends only once.
+  if task.finished then return end
   self.tasks[task.co] = nil
   self.count = self.count - 1
   task.finished = true
@@ -95,12 +124,7 @@ local function finish(self, task, ok, ...)
       task.on_done(nil, task.raised)
     end
   end
-  local parent = task.parent
-  if parent and parent.joining and not parent.finished
-     and coroutine.status(parent.co) == "suspended" and scheduler.all_done(parent.joining) then
-    parent.joining = nil
-    finish(task.scheduler, parent, coroutine.resume(parent.co))
-  end
+  wake_parent(task)
 end
 
 local function resume(self, task, ...)
@@ -122,7 +146,14 @@ end
 function Scheduler:spawn(fn, on_done)
   local task = setmetatable({ co = coroutine.create(fn), scheduler = self, on_done = on_done,
                               parent = self:current() }, Task)
+  if task.parent and task.parent.finished then
+    -- Started by a task that has ended: it ends too, before sending anything.
+    task.finished, task.cancelled, task.results = true, true, cancelled()
+    if on_done then on_done(unpack(task.results, 1, 2)) end
+    return task
+  end
   self.tasks[task.co] = task
+  self.of[task.co] = task
   self.count = self.count + 1
   task.starting = true
   resume(self, task)
@@ -150,7 +181,17 @@ function Scheduler:step(wait)
   for _, task in ipairs(self.sleepers) do
     if task.wake - now < wait then wait = math.max(task.wake - now, 0) end
   end
-  local ids = self.core:poll(wait)
+  -- After a call started, a turn that does not wait first: libcurl may
+  -- need it before it watches the new call's connection, and a wait that
+  -- came before would last until another call's answer (or its end).
+  local ids
+  if self.started then
+    self.started = false
+    ids = self.core:poll(0)
+    if #ids == 0 and wait > 0 then ids = self.core:poll(wait) end
+  else
+    ids = self.core:poll(wait)
+  end
   -- Who waits for each finished transfer, read before any task runs: a task
   -- resumed below may cancel another whose transfer is in this list, and
   -- then start a new transfer in the slot that frees.
@@ -219,8 +260,11 @@ function Scheduler:cancel(task)
   self.tasks[task.co] = nil
   self.count = self.count - 1
   task.finished = true
-  task.results = pack(nil, errors.new { kind = "cancelled", message = "cancelled before it finished" })
+  task.results = cancelled()
   if task.on_done then task.on_done(unpack(task.results, 1, 2)) end
+  -- A parent waiting for it goes on, unless the client is closing (then
+  -- the parent ends too, and must start nothing new meanwhile).
+  if not self.closing then wake_parent(task) end
 end
 
 --- Whether the task has finished (or was cancelled).

@@ -35,12 +35,19 @@ function team.new(client, id)
   return t
 end
 
+--- Whether a decoded item is a JSON object: a table with no array part
+-- (lua-cjson decodes an empty array and an empty object alike).
+-- @local
+function team.is_object(item)
+  return type(item) == "table" and item[1] == nil
+end
+
 --- The error for an item of a list that is not a JSON object.
 -- @local
 function team.not_an_object(kind, item)
+  local what = item == core.null and "null" or type(item) == "table" and "array" or type(item)
   return errors.new { kind = "invalid_response",
-                      message = string.format("a %s in the list is a JSON %s, not an object", kind,
-                                              item == core.null and "null" or type(item)) }
+                      message = string.format("a %s in the list is a JSON %s, not an object", kind, what) }
 end
 
 --- Gives the API's decoded `value` (an object, or a list of them when
@@ -54,7 +61,7 @@ function team.wrap(t, kind, value, is_list)
   if not is_list then return setmetatable(value, mt) end
   for i = 1, #value do
     local item = value[i]
-    if type(item) ~= "table" then return nil, team.not_an_object(kind, item) end
+    if not team.is_object(item) then return nil, team.not_an_object(kind, item) end
     setmetatable(item, mt)
   end
   return value

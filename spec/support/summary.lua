@@ -28,11 +28,22 @@ return function(options)
     return text
   end
 
+  -- spec/support/run.lua names the test a file was running when it had to
+  -- stop it: the name of each test is written here as it starts.
+  local current_path = os.getenv("SPEC_CURRENT")
+
   handler.testStart = function(element)
     local file = element.trace and element.trace.short_src
     if file ~= current_file then
       out((current_file and "\n" or "") .. file .. " ")
       current_file = file
+    end
+    if current_path then
+      local f = io.open(current_path, "w")
+      if f then
+        f:write(handler.getFullName(element))
+        f:close()
+      end
     end
     return nil, true
   end

@@ -304,15 +304,17 @@ function App:handle(c, req)
   local server = self.server
   local delay = self.config.latency
   local extra
-  local entry = self.faults:match(method, path)
+  local entry, used = self.faults:match(method, path)
   if entry then
     delay = delay + entry.delay
     if entry.pass then
       extra = entry.headers
     else
       self.cols.fault[slot] = true
+      local body = entry.body
+      if entry.sequence and body then body = body:gsub("{n}", tostring(used)) end
       local resp = {
-        status = entry.status, body = entry.body, ctype = entry.ctype,
+        status = entry.status, body = body, ctype = entry.ctype,
         headers = entry.headers, close = entry.close, huge = entry.huge, rid = rid,
       }
       if delay > 0 then

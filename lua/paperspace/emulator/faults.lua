@@ -13,9 +13,12 @@
 -- list), `responses` (a list, or one response; `response` is an alias; if
 -- neither is given the rule's own fields describe the response).
 --
--- Response fields: `status`, `headers`, `body` (string, or table encoded as
--- JSON), `delay` (seconds), `close = "before" | "mid_body"`,
--- `html_502 = true`, `huge = N` (bytes), `redirect = URL`, `pass = true`.
+-- Response fields: `status`, `headers` (name -> value, or name -> list of
+-- values: the header is sent once per value), `body` (string, or table
+-- encoded as JSON), `delay` (seconds), `close = "before" | "mid_body"`,
+-- `html_502 = true`, `huge = N` (bytes), `redirect = URL`, `pass = true`,
+-- `sequence = true` (every `{n}` in the body becomes the number of requests
+-- the rule has answered, 1, 2, ...: a page whose cursor is new each time).
 -- A response setting nothing but `delay` and/or `headers` passes through to
 -- the real handler, delayed and/or with those headers added.
 -- @module paperspace.emulator.faults
@@ -78,10 +81,20 @@ local function normalize_response(r, where)
     if type(headers) ~= "table" then return nil, where .. ".headers must be a table" end
     local copy = {}
     for k, v in pairs(headers) do
-      if type(k) ~= "string" or (type(v) ~= "string" and type(v) ~= "number") then
-        return nil, where .. ".headers must map names to strings"
+      if type(k) == "string" and type(v) == "table" and v[1] ~= nil then
+        local values = {}
+        for i, x in ipairs(v) do
+          if type(x) ~= "string" and type(x) ~= "number" then
+            return nil, where .. ".headers must map names to strings or lists of strings"
+          end
+          values[i] = tostring(x)
+        end
+        copy[k] = values
+      elseif type(k) ~= "string" or (type(v) ~= "string" and type(v) ~= "number") then
+        return nil, where .. ".headers must map names to strings or lists of strings"
+      else
+        copy[k] = tostring(v)
       end
-      copy[k] = tostring(v)
     end
     headers = next(copy) and copy or nil
   end
@@ -106,8 +119,12 @@ local function normalize_response(r, where)
   end
   local html_502 = opt(r, "html_502") and true or false
   local pass = opt(r, "pass") and true or false
+  local sequence = opt(r, "sequence")
+  if sequence ~= nil and type(sequence) ~= "boolean" then
+    return nil, where .. ".sequence must be a boolean"
+  end
 
-  local e = { delay = delay or 0, headers = headers }
+  local e = { delay = delay or 0, headers = headers, sequence = sequence or nil }
   if pass or not (status or body or close or huge or redirect or html_502) then
     e.pass = true
     return e
@@ -219,7 +236,9 @@ end
 -- @tparam string method request method
 -- @tparam string path raw request path (no query)
 -- @treturn ?table normalized response entry (`pass`, `delay`, `status`,
---   `body`, `ctype`, `headers`, `close`, `huge`), or nil when no rule matches
+--   `body`, `ctype`, `headers`, `close`, `huge`, `sequence`), or nil when no
+--   rule matches
+-- @treturn ?number how many requests the rule has answered, this one included
 function Faults:match(method, path)
   local rules = self.rules
   local n = #rules
@@ -234,7 +253,7 @@ function Faults:match(method, path)
       local entries = r.responses
       local e = entries[(used - 1) % #entries + 1]
       if r.times > 0 and used >= r.times then table.remove(rules, i) end
-      return e
+      return e, used
     end
   end
   return nil

@@ -329,7 +329,8 @@ end
 
 --- Build a status line and headers.
 -- `extra` is an optional name -> value table; its entries replace the
--- defaults of the same name (case-insensitively).
+-- defaults of the same name (case-insensitively). A value that is a list
+-- sends the header once per element.
 -- @tparam table req the request (for keep-alive)
 -- @tparam number status
 -- @tparam ?number body_len Content-Length (nil: none)
@@ -346,8 +347,15 @@ function M.build_head(req, status, body_len, ctype, rid, extra, closing)
       local lname = lower(name)
       seen[lname] = true
       if lname == "connection" and not keep then value = "close" end
-      n = n + 1
-      lines[n] = name .. ": " .. tostring(value) .. "\r\n"
+      if type(value) == "table" then
+        for _, v in ipairs(value) do
+          n = n + 1
+          lines[n] = name .. ": " .. tostring(v) .. "\r\n"
+        end
+      else
+        n = n + 1
+        lines[n] = name .. ": " .. tostring(value) .. "\r\n"
+      end
     end
     if ctype and not seen["content-type"] then
       n = n + 1
