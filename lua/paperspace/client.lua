@@ -20,6 +20,7 @@ local config = require "paperspace.config"
 local log = require "paperspace.log"
 local pager = require "paperspace.pager"
 local errors = require "paperspace.errors"
+local luv_host = require "paperspace.hosts.luv"
 local retry = require "paperspace.retry"
 local scheduler = require "paperspace.scheduler"
 local team = require "paperspace.team"
@@ -131,10 +132,16 @@ end
 -- (default `$PAPERSPACE_API_URL` or the production API), `timeout` (60 s an
 -- attempt), `connect_timeout` (10 s), `max_retries` (2), `user_agent` (a suffix),
 -- `max_response_bytes` (32 MiB), `tls_verify` (true), `ca_file` (a PEM bundle to
--- verify the server with instead of the system's), `logger` (`function(line, record)`)
+-- verify the server with instead of the system's), `logger` (`function(line, record)`),
+-- `loop` (a luv module: `vim.uv`, `vim.loop`, `require "luv"`; spawned calls then run
+-- from that loop, see `spawn`), `schedule` (with `loop`: a function that every
+-- `on_done` is handed to, such as `vim.schedule`)
 -- @treturn paperspace.client
 function client.new(opts)
   local cfg = config.resolve(opts)
+  local loop, schedule = cfg.loop, cfg.schedule
+  cfg.loop, cfg.schedule = nil, nil
+  if loop or schedule then luv_host.check(loop, schedule) end
   local handle = core.new(cfg)
   local has_key = cfg.api_key ~= nil
   cfg.api_key = nil -- from here on the key lives only in the C core
@@ -150,6 +157,7 @@ function client.new(opts)
   }, Client)
   -- Made once, for the pager: list calls allocate no closure of their own.
   self._describe = function(err) return describe_response(self, err) end
+  if loop then self._host = luv_host.attach(loop, handle, self._sched, schedule) end
   return self
 end
 
@@ -468,6 +476,12 @@ function Client:spawn(fn, on_done)
   if on_done ~= nil and type(on_done) ~= "function" then
     core.raise("bad argument #2 to 'spawn' (function expected, got " .. type(on_done) .. ")")
   end
+  local host = self._host
+  if host then
+    local task = self._sched:spawn(fn, host:wrap(on_done))
+    host:apply() -- the loop watches what the task started
+    return task
+  end
   return self._sched:spawn(fn, on_done)
 end
 
@@ -515,6 +529,7 @@ function Client:close()
     for _, task in pairs(sched.tasks) do pending[#pending + 1] = task end
     for _, task in ipairs(pending) do sched:cancel(task) end
   end
+  if self._host then self._host:close() end
   self._core:close()
 end
 
