@@ -31,7 +31,7 @@ CORE = $(BUILD)/paperspace/core.so
 IN_TREE = LUA_PATH="lua/?.lua;lua/?/init.lua;;" LUA_CPATH="$(BUILD)/?.so;;"
 EXAMPLES = examples/quickstart.lua examples/ci_secrets.lua examples/audit_admins.lua examples/neovim_luv.lua
 
-.PHONY: all check-deps deps test-deps test quickstart lint compat clean
+.PHONY: all check-deps deps test-deps test quickstart lint compat clean nvim-core
 
 all: check-deps $(CORE)
 
@@ -59,11 +59,17 @@ quickstart: deps
 	$(IN_TREE) $(LUA) examples/with_emulator.lua $(EXAMPLES)
 
 test: test-deps
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory all nvim-core
 	$(LUA) $(BUSTED) -o spec/support/summary.lua
 
 lint:
 	luacheck .
+
+# The core for Neovim's LuaJIT, which spec/neovim_spec.lua loads into nvim.
+NVIM_CORE = $(BUILD)/luajit/paperspace/core.so
+nvim-core:
+	@if $(PKG_CONFIG) --exists luajit; then \
+	  $(MAKE) --no-print-directory LUA_PC=luajit BUILD=$(BUILD)/luajit $(NVIM_CORE); fi
 
 clean:
 	rm -rf $(BUILD)

@@ -75,6 +75,22 @@ describe_luv("a client on a luv loop", function()
     run_loop(1)
   end)
 
+  it("lets the loop end once calls that answer at once are done", function()
+    -- One call started by another's on_done, on the kept-alive connection:
+    -- no timer or socket of the client may be left to keep the loop awake.
+    local client = new_client()
+    local members
+    client:spawn(function() return client:get_session() end, function(session)
+      client:spawn(function() return client:team(session.team.id):members() end,
+                   function(m) members = m end)
+    end)
+    local ended = run_loop(5)
+    assert.is_true(ended, "the loop was still running")
+    assert.equal(5, #members)
+    client:close()
+    run_loop(1)
+  end)
+
   it("runs many spawned calls concurrently, more than max_concurrency", function()
     emu:configure { latency = 0.3 }
     local client = new_client { max_concurrency = 8 }

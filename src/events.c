@@ -1,9 +1,9 @@
 /*
  * events.c: the client's multi handle driven by socket events, for event
  * loops such as libuv's. Once watch() is called, libcurl reports which
- * sockets to watch and when to time out (CURLMOPT_SOCKETFUNCTION and
- * CURLMOPT_TIMERFUNCTION); those callbacks only record the change here,
- * and call no Lua. The loop reads the changes with events() after a drive
+ * sockets to watch (CURLMOPT_SOCKETFUNCTION, whose callback only records
+ * the change here and calls no Lua) and when it wants to time out
+ * (curl_multi_timeout). The loop reads the changes with events() after a drive
  * returns and mirrors them with its own handles, which only wake it up:
  * every drive, from the loop or from a blocking call, asks poll(2) which
  * watched sockets are ready and hands those, and an expired timeout, to
@@ -109,11 +109,14 @@ static int on_socket(CURL *easy, curl_socket_t fd, int what, void *ud, void *soc
     return 0;
 }
 
-static int on_timer(CURLM *multi, long timeout_ms, void *ud) {
-    ps_events *e = ud;
-    (void)multi;
-    e->deadline = timeout_ms < 0 ? -1 : now_s() + (double)timeout_ms / 1000;
-    return 0;
+/* libcurl's timeout, read when it is needed: CURLMOPT_TIMERFUNCTION is
+ * only called when the earliest timeout changes, and libcurl 7.88 leaves an
+ * expired one reported when the transfer that set it finishes (a loop
+ * would then wake forever); curl_multi_timeout always knows. */
+static void refresh_deadline(ps_client *c) {
+    long ms = -1;
+    if (curl_multi_timeout(c->multi, &ms) == CURLM_OK)
+        c->events->deadline = ms < 0 ? -1 : now_s() + (double)ms / 1000;
 }
 
 /* handle:watch(): from now on the multi handle is driven by socket events.
@@ -133,11 +136,8 @@ int ps_events_watch(lua_State *L) {
         return ps_raise(L, "paperspace: not enough memory");
     e->deadline = -1;
     if (curl_multi_setopt(c->multi, CURLMOPT_SOCKETFUNCTION, on_socket) != CURLM_OK ||
-        curl_multi_setopt(c->multi, CURLMOPT_SOCKETDATA, e) != CURLM_OK ||
-        curl_multi_setopt(c->multi, CURLMOPT_TIMERFUNCTION, on_timer) != CURLM_OK ||
-        curl_multi_setopt(c->multi, CURLMOPT_TIMERDATA, e) != CURLM_OK) {
+        curl_multi_setopt(c->multi, CURLMOPT_SOCKETDATA, e) != CURLM_OK) {
         curl_multi_setopt(c->multi, CURLMOPT_SOCKETFUNCTION, NULL);
-        curl_multi_setopt(c->multi, CURLMOPT_TIMERFUNCTION, NULL);
         free(e);
         return ps_raise(L, "paperspace: libcurl cannot report socket events here");
     }
@@ -157,6 +157,7 @@ int ps_events_changes(lua_State *L) {
     int i, done = 0;
     if (e == NULL)
         return ps_raise(L, "paperspace: the client does not watch socket events");
+    refresh_deadline(c);
     if (e->nlog == 0) {
         lua_pushnil(L);
     } else {
@@ -197,6 +198,7 @@ CURLMcode ps_events_drive(ps_client *c, long wait_ms, int *running) {
     CURLMcode mc = CURLM_OK;
     size_t i, n = e->nsocks;
     int ready = 0;
+    refresh_deadline(c);
     if (e->deadline >= 0) {
         double left = (e->deadline - now_s()) * 1000;
         if (left < (double)wait_ms)
@@ -226,8 +228,6 @@ CURLMcode ps_events_drive(ps_client *c, long wait_ms, int *running) {
         if (mask != 0)
             mc = act(c, e->fds[i].fd, mask);
     }
-    /* The deadline stays until libcurl reports the next one: its clock
-     * may find the timeout not yet due, and then it reports nothing. */
     if (mc == CURLM_OK && e->deadline >= 0 && now_s() >= e->deadline)
         mc = act(c, CURL_SOCKET_TIMEOUT, 0);
     if (mc == CURLM_OK && e->oom)
