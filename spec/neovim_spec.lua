@@ -17,8 +17,8 @@ local describe_nvim = have_nvim and describe or pending
 -- Runs nvim headless with the repository (and the example plugin) on its
 -- runtimepath and the LuaJIT build of the core on package.cpath; `env`
 -- adds environment variables, `args` nvim arguments. Returns the output
--- and whether nvim exited with 0 by itself within LIMIT seconds.
-local function nvim(env, args)
+-- and whether nvim exited with 0 by itself within `limit` (LIMIT) seconds.
+local function nvim(env, args, limit)
   local setup = string.format("lua package.path = %q .. package.path; package.cpath = %q .. package.cpath",
                               REPO .. "/lua/?.lua;" .. REPO .. "/lua/?/init.lua;",
                               REPO .. "/build/luajit/?.so;")
@@ -26,7 +26,7 @@ local function nvim(env, args)
   for k, v in pairs(env or {}) do vars[#vars + 1] = k .. "=" .. quote(v) end
   local cmd = string.format("env -u PAPERSPACE_API_KEY -u PAPERSPACE_API_URL %s timeout -k 5 %d " ..
                             "nvim --headless -u NONE -i NONE -n --cmd %s --cmd %s %s </dev/null",
-                            table.concat(vars, " "), LIMIT,
+                            table.concat(vars, " "), limit or LIMIT,
                             quote("set rtp^=" .. REPO .. "," .. REPO .. "/examples/nvim"),
                             quote(setup), args)
   return helpers.run(cmd)
@@ -75,6 +75,13 @@ describe_nvim("in Neovim", function()
     assert.matches("ERROR Paperspace: paperspace: 404", out, 1, true)
     assert.not_matches("very-secret", out, 1, true)
     assert.not_matches("tok-secret", out, 1, true)
+  end)
+
+  it("the luv example refuses to run a loop inside Neovim instead of hanging it", function()
+    local out, ok = nvim(env, "-c 'luafile examples/neovim_luv.lua' -c 'qa!'", 20)
+    assert.is_true(ok, out)
+    assert.matches("examples/neovim_luv.lua runs its own libuv loop: in Neovim, see examples/nvim/", out, 1, true)
+    assert.equal(0, #emu:requests())
   end)
 
   it(":checkhealth paperspace reports versions, TLS, the key's presence and the URL", function()
