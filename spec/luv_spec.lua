@@ -30,6 +30,7 @@ describe_luv("a client on a luv loop", function()
     local started = core.now()
     local guard = uv.new_timer()
     local expired = false
+    uv.update_time() -- the loop's clock is as old as its last run
     guard:start(math.floor(seconds * 1000), 0, function()
       expired = true
       uv.stop()
@@ -45,6 +46,7 @@ describe_luv("a client on a luv loop", function()
   -- A 10 ms timer standing for a UI; stopped by stop().
   local function ticker()
     local t = { n = 0, timer = uv.new_timer() }
+    uv.update_time()
     t.timer:start(10, 10, function() t.n = t.n + 1 end)
     t.timer:unref()
     function t.stop()

@@ -122,6 +122,9 @@ function Host:apply()
     self.timer:stop()
     self.armed = wake
     if wake then
+      -- libuv counts from the time its loop last read the clock, which is
+      -- old when a call is spawned outside the loop's callbacks.
+      if self.uv.update_time then self.uv.update_time() end
       local ms = math.ceil((wake - core.now()) * 1000)
       self.timer:start(ms > 0 and ms or 0, 0, function()
         local host = self.ref[1]
