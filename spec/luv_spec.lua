@@ -231,6 +231,33 @@ describe_luv("a client on a luv loop", function()
     run_loop(1)
   end)
 
+  it("runs gather inside a task, and blocking calls inside on_done", function()
+    emu:configure { latency = 0.3 }
+    local client = new_client()
+    local ui = ticker()
+    local gathered, blocking
+    client:spawn(function()
+      return client:gather {
+        { "get_session" },
+        { "list_team_members", "team-1" },
+        function() return client:team("team-1"):secrets() end,
+      }
+    end, function(results)
+      gathered = results
+      blocking = client:get_session() -- a short freeze, inside the loop's callback
+    end)
+    local ended = run_loop(10)
+    ui.stop()
+    assert.is_true(ended)
+    assert.equal("user-1", gathered[1][1].user.id)
+    assert.equal(5, #gathered[2][1])
+    assert.same({}, gathered[3][1])
+    assert.equal("user-1", blocking.user.id)
+    assert.is_true(ui.n > 0.3 / 0.01 / 2, "ticks: " .. ui.n)
+    client:close()
+    run_loop(1)
+  end)
+
   it("hands on_done to the schedule option", function()
     local queued = {}
     local client = new_client { schedule = function(fn) queued[#queued + 1] = fn end }
