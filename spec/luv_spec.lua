@@ -178,6 +178,39 @@ describe_luv("a client on a luv loop", function()
     assert.has_error(function() client:get_session() end, "paperspace: the client is closed")
   end)
 
+  it("closes from an on_done while other calls are in flight", function()
+    emu:fault { path = "/secrets/", match = "pattern", times = 0, responses = { { delay = 3 } } }
+    local client = new_client()
+    local kinds = {}
+    client:spawn(function() return client:get_session() end, function()
+      kinds[#kinds + 1] = "first"
+      client:close()
+    end)
+    for _ = 1, 3 do
+      client:spawn(function() return client:get_team_secret("team-1", "NONE") end,
+                   function(_, err) kinds[#kinds + 1] = err and err.kind end)
+    end
+    local ended, took = run_loop(10)
+    assert.is_true(ended)
+    assert.is_true(took < 2, "took " .. took)
+    assert.same({ "first", "cancelled", "cancelled", "cancelled" }, kinds)
+  end)
+
+  it("lets a client dropped without close() be collected", function()
+    local client = new_client()
+    local got
+    client:spawn(function() return client:get_session() end, function(s) got = s end)
+    assert.is_true(run_loop(10))
+    assert.equal("user-1", got.user.id)
+    -- The handle owns the connections: collected, it closes them.
+    local weak = setmetatable({ client = client, handle = client._core }, { __mode = "v" })
+    client = nil -- luacheck: ignore 311
+    collectgarbage()
+    collectgarbage()
+    assert.is_nil(weak.client)
+    assert.is_nil(weak.handle)
+  end)
+
   it("follows libcurl when it closes a socket and reuses its fd", function()
     -- The first connection is dropped before any answer; the retry opens
     -- a new socket, which gets the same descriptor number.

@@ -126,8 +126,9 @@ function Host:apply()
       -- old when a call is spawned outside the loop's callbacks.
       if self.uv.update_time then self.uv.update_time() end
       local ms = math.ceil((wake - core.now()) * 1000)
+      local ref = self.ref
       self.timer:start(ms > 0 and ms or 0, 0, function()
-        local host = self.ref[1]
+        local host = ref[1]
         if host then
           host.armed = nil
           host:kick()
