@@ -455,13 +455,14 @@ function Client:gather(calls, opts)
   return results, failed
 end
 
---- Starts `fn` as a task, without blocking: its requests go on while the
--- caller's event loop calls `client:poll`. For a Neovim plugin or an
--- OpenResty timer:
+--- Starts `fn` as a task, without blocking. On a client made with `loop`
+-- (libuv), its requests go on from that loop by themselves and `on_done`
+-- is called from it (through `schedule`, if given); otherwise they go on
+-- while the caller's event loop calls `client:poll`:
 --
 --     local task = client:spawn(function() return client:get_session() end,
 --                               function(session, err) render(session, err) end)
---     timer:start(0, 10, function() client:poll(0) end)   -- luv
+--     timer:start(0, 10, function() client:poll(0) end)   -- a loop without `loop`
 --
 -- @tparam function fn makes the calls; what it returns is the task's result
 -- @tparam[opt] function on_done called once when the task ends: with that
