@@ -38,7 +38,7 @@ CORE = $(BUILD)/paperspace/core.so
 IN_TREE = LUA_PATH="lua/?.lua;lua/?/init.lua;;" LUA_CPATH="$(BUILD)/?.so;;"
 EXAMPLES = examples/quickstart.lua examples/ci_secrets.lua examples/audit_admins.lua examples/neovim_luv.lua
 
-.PHONY: all check-deps deps test-deps test quickstart lint compat clean
+.PHONY: all check-deps deps test-deps test quickstart lint compat clean nvim-core
 
 all: check-deps $(CORE)
 
@@ -66,7 +66,7 @@ quickstart: deps
 	$(IN_TREE) $(LUA) examples/with_emulator.lua $(EXAMPLES)
 
 test: test-deps
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory all nvim-core
 	$(RUN_SPECS) --timeout $(SPEC_TIMEOUT) -- $(LUA) $(BUSTED)
 
 lint:
@@ -76,6 +76,12 @@ lint:
 .PHONY: man
 man:
 	$(LUA) scripts/cli-docs doc/paperspace.1 completions/paperspace.bash
+
+# The core for Neovim's LuaJIT, which spec/neovim_spec.lua loads into nvim.
+NVIM_CORE = $(BUILD)/luajit/paperspace/core.so
+nvim-core:
+	@if $(PKG_CONFIG) --exists luajit; then \
+	  $(MAKE) --no-print-directory LUA_PC=luajit BUILD=$(BUILD)/luajit $(NVIM_CORE); fi
 
 clean:
 	rm -rf $(BUILD)

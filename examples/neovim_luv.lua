@@ -1,16 +1,19 @@
--- An event loop that never waits on the network: the way a Neovim plugin
--- (or any libuv program) shows the current session without freezing the
--- editor. Calls are started with client:spawn and moved forward by
--- client:poll(0) from a libuv timer; a second timer stands for the UI.
+-- A libuv program (a luv script, luvit) that shows the current session
+-- without ever waiting on the network: the client runs its calls from the
+-- libuv loop, event-driven (paperspace.new{loop = uv}), so nothing polls;
+-- a 10 ms timer stands for a UI that must keep drawing.
 --
 --   lua5.4 examples/with_emulator.lua examples/neovim_luv.lua
 --
--- In Neovim, use vim.uv (or vim.loop) instead of require "luv", and update
--- a buffer or the statusline in the callbacks.
+-- In Neovim the loop is already running: pass vim.uv (or vim.loop) as
+-- `loop`, never call uv.run(), and see examples/nvim/ for a plugin.
+if rawget(_G, "vim") then
+  error("examples/neovim_luv.lua runs its own libuv loop: in Neovim, see examples/nvim/", 0)
+end
 local uv = require "luv"
 local paperspace = require "paperspace"
 
-local client = paperspace.new { user_agent = "neovim-example" }
+local client = paperspace.new { user_agent = "neovim-example", loop = uv }
 
 local frames, pending = 0, 0
 local function show(what) print(string.format("[frame %3d] %s", frames, what)) end
@@ -19,20 +22,12 @@ local function show(what) print(string.format("[frame %3d] %s", frames, what)) e
 local ui = uv.new_timer()
 ui:start(0, 10, function() frames = frames + 1 end)
 
--- The network: a non-blocking turn of the client's loop every 5 ms.
-local net = uv.new_timer()
-net:start(0, 5, function()
-  if client:poll(0) == 0 and pending == 0 then
-    ui:stop()
-    net:stop()
-  end
-end)
-
 local function start(what, fn, on_done)
   pending = pending + 1
   client:spawn(fn, function(...)
     pending = pending - 1
     on_done(...)
+    if pending == 0 then ui:stop() end -- nothing left: let the loop end
   end)
   show("started " .. what)
 end
@@ -50,9 +45,8 @@ start("get_session", function() return client:get_session() end, function(sessio
         end)
 end)
 
-uv.run()
-ui:close()
-net:close()
-uv.run()
+uv.run() -- returns when the timer is stopped and no call is in flight
 print(string.format("the UI timer ran %d frames while the calls were in flight", frames))
+ui:close()
 client:close()
+uv.run() -- lets libuv finish closing the handles before the program ends

@@ -65,6 +65,7 @@ static void client_release(lua_State *L, ps_client *c) {
     /* The easy handles first, then what they used. */
     if (c->multi != NULL)
         curl_multi_cleanup(c->multi);
+    ps_events_free(c);
     if (c->share != NULL)
         curl_share_cleanup(c->share);
     c->multi = NULL;
@@ -458,6 +459,8 @@ static const luaL_Reg client_methods[] = {
     {"build", client_build},
     {"response", client_response},
     {"close", client_close},
+    {"watch", ps_events_watch},
+    {"events", ps_events_changes},
     {NULL, NULL},
 };
 

@@ -7,6 +7,7 @@
  *   response.c    reads headers and decodes the body into Lua values
  *   errors.c      the error object, pushed as `nil, err` in one place
  *   client.c      the client handle: settings, connection pool, transfers
+ *   events.c      the multi handle driven by socket events (event loops)
  *   core.c        luaopen_paperspace_core
  */
 #ifndef PAPERSPACE_H
@@ -89,6 +90,7 @@ typedef struct ps_call {
 } ps_call;
 
 typedef struct ps_client ps_client;
+typedef struct ps_events ps_events;
 
 enum ps_state { PS_IDLE, PS_RUNNING, PS_DONE };
 
@@ -145,6 +147,7 @@ struct ps_client {
     curl_off_t max_response_bytes;
     int tls_verify;
     int closed;
+    ps_events *events; /* set by watch(): driven by socket events */
 };
 
 ps_client *ps_client_check(lua_State *L, int idx);
@@ -167,6 +170,12 @@ CURLcode ps_transfer_run(ps_transfer *t);
 void ps_transfer_release(ps_transfer *t);
 void ps_transfer_forget(lua_State *L, ps_transfer *t);
 int ps_multi_drive(ps_client *c, long wait_ms);
+
+/* events.c */
+int ps_events_watch(lua_State *L);
+int ps_events_changes(lua_State *L);
+CURLMcode ps_events_drive(ps_client *c, long wait_ms, int *running);
+void ps_events_free(ps_client *c);
 
 /* response.c */
 int ps_response_push(lua_State *L, ps_transfer *t, CURLcode rc);

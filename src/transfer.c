@@ -230,12 +230,13 @@ static void fail_all(ps_client *c, CURLMcode mc) {
  * network when none finished. Returns how many are still running. */
 int ps_multi_drive(ps_client *c, long wait_ms) {
     int running = 0;
-    CURLMcode mc = curl_multi_perform(c->multi, &running);
+    CURLMcode mc = c->events != NULL ? ps_events_drive(c, wait_ms, &running)
+                                     : curl_multi_perform(c->multi, &running);
     if (wait_ms > INT_MAX)
         wait_ms = INT_MAX;
     if (mc == CURLM_OK) {
         collect(c);
-        if (running > 0 && wait_ms > 0) {
+        if (running > 0 && wait_ms > 0 && c->events == NULL) {
 #if LIBCURL_VERSION_NUM >= 0x074200
             mc = curl_multi_poll(c->multi, NULL, 0, (int)wait_ms, NULL);
 #else

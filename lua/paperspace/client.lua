@@ -22,6 +22,7 @@ local config = require "paperspace.config"
 local log = require "paperspace.log"
 local pager = require "paperspace.pager"
 local errors = require "paperspace.errors"
+local luv_host = require "paperspace.hosts.luv"
 local retry = require "paperspace.retry"
 local scheduler = require "paperspace.scheduler"
 local team = require "paperspace.team"
@@ -136,10 +137,16 @@ end
 -- attempt), `connect_timeout` (10 s), `max_retries` (2), `user_agent` (a suffix),
 -- `max_response_bytes` (32 MiB), `tls_verify` (true), `ca_file` (a PEM bundle to
 -- verify the server with instead of the system's), `logger` (`function(line, record)`),
--- `max_pages` (1000: the most pages a list fetches; `math.huge` for no limit)
+-- `max_pages` (1000: the most pages a list fetches; `math.huge` for no limit),
+-- `loop` (a luv module: `vim.uv`, `vim.loop`, `require "luv"`; spawned calls then run
+-- from that loop, see `spawn`), `schedule` (with `loop`: a function that every
+-- `on_done` is handed to, such as `vim.schedule`)
 -- @treturn paperspace.client
 function client.new(opts)
   local cfg = config.resolve(opts)
+  local loop, schedule = cfg.loop, cfg.schedule
+  cfg.loop, cfg.schedule = nil, nil
+  if loop or schedule then luv_host.check(loop, schedule) end
   local handle = core.new(cfg)
   local has_key = cfg.api_key ~= nil
   cfg.api_key = nil -- from here on the key lives only in the C core
@@ -155,6 +162,7 @@ function client.new(opts)
   }, Client)
   -- Made once, for the pager: list calls allocate no closure of their own.
   self._describe = function(err, attempts) return describe_response(self, err, attempts) end
+  if loop then self._host = luv_host.attach(loop, handle, self._sched, schedule) end
   return self
 end
 
@@ -503,13 +511,14 @@ function Client:gather(calls, opts)
   return results, failed
 end
 
---- Starts `fn` as a task, without blocking: its requests go on while the
--- caller's event loop calls `client:poll`. For a Neovim plugin or an
--- OpenResty timer:
+--- Starts `fn` as a task, without blocking. On a client made with `loop`
+-- (libuv), its requests go on from that loop by themselves and `on_done`
+-- is called from it (through `schedule`, if given); otherwise they go on
+-- while the caller's event loop calls `client:poll`:
 --
 --     local task = client:spawn(function() return client:get_session() end,
 --                               function(session, err) render(session, err) end)
---     timer:start(0, 10, function() client:poll(0) end)   -- luv
+--     timer:start(0, 10, function() client:poll(0) end)   -- a loop without `loop`
 --
 -- @tparam function fn makes the calls; what it returns is the task's result
 -- @tparam[opt] function on_done called once when the task ends: with that
@@ -523,6 +532,12 @@ function Client:spawn(fn, on_done)
   end
   if on_done ~= nil and type(on_done) ~= "function" then
     core.raise("bad argument #2 to 'spawn' (function expected, got " .. type(on_done) .. ")")
+  end
+  local host = self._host
+  if host then
+    local task = self._sched:spawn(fn, host:wrap(on_done))
+    host:apply() -- the loop watches what the task started
+    return task
   end
   return self._sched:spawn(fn, on_done)
 end
@@ -581,6 +596,7 @@ function Client:close()
       if not ok and raised == nil then raised = err end
     end
   end
+  if self._host then self._host:close() end
   self._core:close()
   if raised ~= nil then error(raised, 0) end
 end

@@ -24,6 +24,7 @@ local OPTIONS = {
   max_retries = "number", user_agent = "string", max_response_bytes = "number",
   tls_verify = "boolean", ca_file = "string", logger = "function",
   max_concurrency = "number", max_host_connections = "number", max_pages = "number",
+  loop = "table", schedule = "function",
 }
 
 --- Options a single call accepts in its `opts` table, and lists on top.
