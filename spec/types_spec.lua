@@ -74,6 +74,28 @@ describe("the editor annotations", function()
     same("Client", real)
   end)
 
+  it("name every option of paperspace.new, of a call and of a list", function()
+    local config = require "paperspace.config"
+    local types = read("lua/paperspace/types.lua")
+    local function fields(class)
+      local block = assert(types:match("\n%-%-%-@class paperspace%." .. class .. "[^\n]*\n(.-)\n\n"), class)
+      local names = {}
+      for name in block:gmatch("%-%-%-@field ([%w_]+)") do names[name] = true end
+      return names
+    end
+    local function covers(class, options)
+      local have, missing = fields(class), {}
+      for k in pairs(options) do
+        if not have[k] then missing[#missing + 1] = k end
+      end
+      table.sort(missing)
+      assert.same({}, missing, class .. ": options without a field")
+    end
+    covers("Options", config.options)
+    covers("CallOptions", config.call_options)
+    covers("ListOptions", config.list_options)
+  end)
+
   it("cover the module's functions", function()
     same("paperspace", methods(paperspace))
   end)

@@ -18,8 +18,9 @@ config.defaults = {
   max_pages = 1000,
 }
 
--- Each option and the type it takes; the C core checks the values it uses.
-local OPTIONS = {
+--- Each option of `paperspace.new` and the type it takes; the C core checks
+-- the values it uses.
+config.options = {
   api_key = "string", base_url = "string", timeout = "number", connect_timeout = "number",
   max_retries = "number", user_agent = "string", max_response_bytes = "number",
   tls_verify = "boolean", ca_file = "string", logger = "function",
@@ -82,7 +83,7 @@ function config.resolve(opts, getenv)
   end
   opts = opts or {}
   for k, v in pairs(opts) do
-    local want = OPTIONS[k]
+    local want = config.options[k]
     if not want then
       core.raise(string.format("paperspace.new: unknown option '%s'", tostring(k)))
     elseif type(v) ~= want then

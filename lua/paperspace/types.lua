@@ -38,6 +38,9 @@
 ---@field logger? fun(line: string, record: paperspace.LogRecord) one call per attempt (two when retried)
 ---@field max_concurrency? integer requests in flight at once (8)
 ---@field max_host_connections? integer connections to the API host (max_concurrency)
+---@field max_pages? integer the most pages a list fetches (1000; `math.huge`: no limit)
+---@field loop? table a luv module (`vim.uv`, `vim.loop`, `require "luv"`): spawned calls run from that loop
+---@field schedule? fun(fn: function) with `loop`: every `on_done` is handed to it (`vim.schedule`)
 
 ---The last argument of every method.
 ---@class paperspace.CallOptions
@@ -52,6 +55,7 @@
 ---@field after? string start after this cursor (a `nextPage` value)
 ---@field order_by? string members `"userId"`, `"email"`; secrets `"name"`, `"dtCreated"`
 ---@field order? "asc"|"desc"
+---@field max_pages? integer the most pages this list fetches
 
 ---What a call got on the wire (`opts.raw`, `client:last_response()`).
 ---@class paperspace.Response
