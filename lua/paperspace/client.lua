@@ -23,6 +23,8 @@ local errors = require "paperspace.errors"
 local retry = require "paperspace.retry"
 local scheduler = require "paperspace.scheduler"
 local team = require "paperspace.team"
+-- Inside nginx (OpenResty), calls wait on the nginx event loop instead.
+local ngx_host = require "paperspace.hosts.ngx"
 
 local unpack = table.unpack or unpack -- luacheck: ignore 143
 
@@ -145,7 +147,7 @@ function client.new(opts)
     _config = cfg,
     _has_key = has_key,
     _log = emit,
-    _sched = scheduler.new(handle),
+    _sched = (ngx_host.detect() and ngx_host.scheduler or scheduler.new)(handle),
     _teams = setmetatable({}, { __mode = "v" }),
   }, Client)
   -- Made once, for the pager: list calls allocate no closure of their own.
@@ -490,6 +492,7 @@ end
 function Client:wait_all()
   check_self(self, "wait_all")
   local sched = self._sched
+  if sched.wait_all then return sched:wait_all() end -- a host's own (nginx: this request's tasks)
   if sched:current() then
     core.raise("paperspace: wait_all inside a task would wait for that task itself; use gather")
   end
