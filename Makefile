@@ -47,6 +47,13 @@ $(CORE): $(OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS_SO) -o $@ $(OBJ) $(CURL_LIBS) $(LDFLAGS)
 
+# The core built for LuaJIT, which nginx's lua-nginx-module (and Neovim) load.
+LUAJIT_CORE = build/luajit/paperspace/core.so
+ifneq ($(BUILD),build/luajit)
+$(LUAJIT_CORE): $(SRC) src/paperspace.h src/compat.h
+	@$(MAKE) --no-print-directory BUILD=build/luajit LUA_PC=luajit $@
+endif
+
 deps:
 	@scripts/install-deps
 
@@ -59,7 +66,7 @@ quickstart: deps
 	$(IN_TREE) $(LUA) examples/with_emulator.lua $(EXAMPLES)
 
 test: test-deps
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory all $(LUAJIT_CORE)
 	$(LUA) $(BUSTED) -o spec/support/summary.lua
 
 lint:
