@@ -35,11 +35,17 @@ local function shell_quote(s) return "'" .. s:gsub("'", "'\\''") .. "'" end
 local APP = [[
 local paperspace = require "paperspace"
 local app = {}
-local client
-function app.client()
-  client = client or paperspace.new { api_key = "test-key", base_url = "@EMU@", max_retries = 0 }
-  return client
+local clients = {}
+local function get(name, opts)
+  if not clients[name] then
+    opts.api_key, opts.base_url = "test-key", "@EMU@"
+    clients[name] = paperspace.new(opts)
+  end
+  return clients[name]
 end
+function app.client() return get("client", { max_retries = 0 }) end
+function app.single() return get("single", { max_retries = 0, max_concurrency = 1 }) end
+function app.retrying() return get("retrying", { max_retries = 2 }) end
 return app
 ]]
 
@@ -116,6 +122,39 @@ http {
         local c = require("app").client()
         for _ = 1, 5 do assert(c:get_session()) end
         ngx.say("done")
+      }
+    }
+    location = /abandon {
+      content_by_lua_block {
+        local c = require("app").single()
+        local thread = ngx.thread.spawn(function() return c:get_session() end)
+        ngx.thread.kill(thread)
+        ngx.say("killed")
+      }
+    }
+    location = /single {
+      content_by_lua_block {
+        local s, err = require("app").single():get_session()
+        ngx.say(s and s.user.email or tostring(err))
+      }
+    }
+    location = /retry {
+      content_by_lua_block {
+        local s, err = require("app").retrying():get_session()
+        ngx.say(s and s.user.email or tostring(err))
+      }
+    }
+    location = /timer {
+      content_by_lua_block {
+        local sema = require("ngx.semaphore").new()
+        local got
+        assert(ngx.timer.at(0, function()
+          local s, err = require("app").client():get_session()
+          got = s and s.user.email or tostring(err)
+          sema:post(1)
+        end))
+        sema:wait(10)
+        ngx.say(got)
       }
     }
     location = /init { content_by_lua_block { ngx.say(init_email) } }
@@ -308,6 +347,24 @@ describe("OpenResty (nginx with lua-nginx-module)", function()
     -- The worker goes on serving calls with the same client.
     body = get("/session")
     assert.equal("ada@example.com\n", body)
+  end)
+
+  it("makes calls from an ngx.timer, and retries with ngx.sleep between attempts", function()
+    assert.equal("ada@example.com\n", (get("/timer")))
+    emu:clear_requests()
+    emu:fault { path = "/auth/session", responses = { { status = 503 }, { pass = true } } }
+    assert.equal("ada@example.com\n", (get("/retry")))
+    assert.equal(2, sessions())
+  end)
+
+  it("frees the transfer of a call whose light thread was killed", function()
+    emu:configure { latency = 0.3 }
+    -- The client has one transfer: the killed call holds it until it is freed.
+    assert.equal("killed\n", (get("/abandon")))
+    local body, code, t = get("/single")
+    assert.equal(200, code)
+    assert.equal("ada@example.com\n", body)
+    assert.is_true(t < 5, "the next call waited " .. t .. " s")
   end)
 
   it("keeps the worker's connection to the API alive between calls", function()

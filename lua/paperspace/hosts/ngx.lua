@@ -40,10 +40,11 @@ local BLOCKING = { init = true, init_worker = true }
 -- The driver's pause between turns while transfers are in flight: short
 -- after something happened, doubling up to MAX_PAUSE while nothing does.
 local MIN_PAUSE, MAX_PAUSE = 0.001, 0.008
--- A finished call whose owner has not come back for its result after this
--- long was abandoned (its request ended, its light thread was killed): its
--- transfer is freed for others.
-local ABANDONED_AFTER = 10
+-- A finished call whose owner has not come back for its result was
+-- abandoned (its request ended, its light thread was killed): its transfer
+-- is freed for others after a grace time. Short when nobody was waiting on
+-- its semaphore as it was posted, long when someone was (and will resume).
+M.grace = { nobody = 1, waiting = 10 }
 
 local semaphore -- ngx.semaphore, loaded on first use (it needs nginx)
 local pack = table.pack or function(...) return { n = select("#", ...), ... } end
@@ -135,7 +136,9 @@ local function dispatch(self, ids)
   for i = 1, #ids do
     local w = self.waiters[ids[i]]
     if w and not w.posted then
-      w.posted, w.posted_at, progressed = true, ngx.now(), true
+      -- count() < 0: a thread waits on it (count is resources minus waiters).
+      local grace = w.sema:count() < 0 and M.grace.waiting or M.grace.nobody
+      w.posted, w.reap_at, progressed = true, ngx.now() + grace, true
       w.sema:post(1)
     end
   end
@@ -163,7 +166,7 @@ local function turn(self)
   local progressed = dispatch(self, (self.core:poll(0)))
   local now = ngx.now()
   for id, w in pairs(self.waiters) do
-    if w.posted and now - w.posted_at > ABANDONED_AFTER then
+    if w.posted and now > w.reap_at then
       self.waiters[id] = nil
       untrack(self, w)
       w.abandoned = true
