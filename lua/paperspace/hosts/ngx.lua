@@ -128,7 +128,9 @@ end
 
 -- The driver ------------------------------------------------------------------
 
-local driver = { running = false, active = {} } -- active: scheduler -> true
+-- active: scheduler -> true; wake: posted by a call that starts a transfer,
+-- so that it is sent on this tick's turn, one turn for all started together.
+local driver = { running = false, active = {}, wake = nil }
 
 -- Posts the waiters of the transfers that finished.
 local function dispatch(self, ids)
@@ -179,6 +181,7 @@ end
 
 local function drive()
   local pause = MIN_PAUSE
+  driver.wake = driver.wake or semaphore.new()
   while true do
     local progressed = false
     for self in pairs(driver.active) do
@@ -193,7 +196,7 @@ local function drive()
     end
     if next(driver.active) == nil then break end
     pause = progressed and MIN_PAUSE or math.min(pause * 2, MAX_PAUSE)
-    ngx.sleep(pause)
+    if driver.wake:wait(pause) then pause = MIN_PAUSE end -- woken: a new transfer
   end
   driver.running = false -- no yield since the check: a new call starts a new driver
 end
@@ -203,7 +206,11 @@ end
 -- its transfers itself.
 local function ensure_driver(self)
   driver.active[self] = true
-  if driver.running then return true end
+  if driver.running then
+    -- count() < 0: the driver waits; one post wakes it for every new call.
+    if driver.wake and driver.wake:count() < 0 then driver.wake:post(1) end
+    return true
+  end
   local ok = ngx.timer.at(0, drive)
   driver.running = ok and true or false
   return driver.running
@@ -264,9 +271,8 @@ function Scheduler:call(task, op_name, ...)
   self.waiters[id] = w
   track(self, w)
   if task ~= REQUEST then task.waiter = w end
+  -- The driver sends it on its next turn, later in this tick.
   local driven = ensure_driver(self)
-  -- Sent at once: the driver's first turn comes on the next tick.
-  dispatch(self, (handle:poll(0)))
   while not w.posted do
     if driven then
       w.sema:wait(1)
