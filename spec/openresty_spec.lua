@@ -157,6 +157,18 @@ http {
         ngx.say(got)
       }
     }
+    location = /close {
+      content_by_lua_block {
+        local c = require("paperspace").new { api_key = "test-key", base_url = "@EMU@" }
+        local thread = ngx.thread.spawn(function() return c:get_session() end)
+        local task = c:spawn(function() return c:get_session() end)
+        ngx.sleep(0.1)
+        c:close()
+        local _, s, err = ngx.thread.wait(thread)
+        local ts, terr = task:result()
+        ngx.say(tostring(s), " ", err and err.kind, " ", tostring(ts), " ", terr and terr.kind)
+      }
+    }
     location = /init { content_by_lua_block { ngx.say(init_email) } }
     location = /master {
       content_by_lua_block {
@@ -207,7 +219,7 @@ local function find_nginx()
 end
 
 describe("OpenResty (nginx with lua-nginx-module)", function()
-  local emu, nginx, dir, base, pid
+  local emu, nginx, dir, base, pid, internal_port
 
   -- n concurrent requests to path; returns their bodies, codes and the wall time.
   local function headers_args(headers)
@@ -260,6 +272,7 @@ describe("OpenResty (nginx with lua-nginx-module)", function()
     os.remove(dir)
     assert(os.execute("mkdir -p " .. shell_quote(dir .. "/tmp")))
     local port, internal = assert(helpers.free_port()), assert(helpers.free_port())
+    internal_port = internal
     local root = assert(os.getenv("PWD"))
     local values = { NDK = MODULES[1], LUA = MODULES[2], DIR = dir, ROOT = root, PORT = port,
                      INTERNAL = internal, EMU = emu.url }
@@ -367,6 +380,14 @@ describe("OpenResty (nginx with lua-nginx-module)", function()
     assert.is_true(t < 5, "the next call waited " .. t .. " s")
   end)
 
+  it("ends the calls still waiting as cancelled when their client is closed", function()
+    emu:configure { latency = 0.5 }
+    local body, code, t = get("/close")
+    assert.equal(200, code)
+    assert.equal("nil cancelled nil cancelled\n", body)
+    assert.is_true(t < 0.45, "close waited for the calls: " .. t .. " s")
+  end)
+
   it("keeps the worker's connection to the API alive between calls", function()
     assert.equal("done\n", (get("/keepalive")))
     local conns = {}
@@ -386,6 +407,74 @@ describe("OpenResty (nginx with lua-nginx-module)", function()
     assert.equal("ok\n", (get("/log_phase")))
     socket.sleep(0.1)
     assert.matches("paperspace: a call cannot run in nginx's log phase", error_log(), 1, true)
+  end)
+
+  describe("the README's nginx.conf", function()
+    -- The README's OpenResty section, its blocks as written but for paths and
+    -- ports (and nginx's temporary files, kept in the test's directory).
+    local function readme_blocks()
+      local section = assert(read("README.md"):match("\n## OpenResty\n(.-)\n## "), "no OpenResty section")
+      local blocks = { nginx = {}, lua = {} }
+      for lang, body in section:gmatch("```(%w+)\n(.-)```") do
+        if blocks[lang] then table.insert(blocks[lang], body) end
+      end
+      return blocks
+    end
+
+    local function start_readme_nginx(conf, files)
+      local d = dir .. "/readme"
+      assert(os.execute("rm -rf " .. shell_quote(d) .. " && mkdir -p " .. shell_quote(d .. "/tmp")))
+      local port = assert(helpers.free_port())
+      local root = assert(os.getenv("PWD"))
+      conf = conf:gsub("/opt/lua%-paperspace", function() return root end)
+                 :gsub("/etc/nginx/lua", function() return d end)
+                 :gsub("127%.0%.0%.1:8080", "127.0.0.1:" .. port)
+                 :gsub("127%.0%.0%.1:9000", "127.0.0.1:" .. internal_port)
+                 :gsub("http {\n", function()
+                   return "http {\n" .. string.format("client_body_temp_path %s/tmp; proxy_temp_path %s/tmp; " ..
+                     "fastcgi_temp_path %s/tmp; uwsgi_temp_path %s/tmp; scgi_temp_path %s/tmp;\n", d, d, d, d, d)
+                 end, 1)
+      write(d .. "/nginx.conf", conf)
+      for name, text in pairs(files or {}) do write(d .. "/" .. name, text) end
+      local out, ok = helpers.run(string.format(
+        "PAPERSPACE_API_KEY=test-key PAPERSPACE_API_URL=%s %s -p %s -c %s/nginx.conf -e %s/error.log " ..
+        "-g %s", shell_quote(emu.url), nginx, shell_quote(d), shell_quote(d), shell_quote(d),
+        shell_quote("pid " .. d .. "/nginx.pid; env PAPERSPACE_API_URL;")))
+      assert(ok, "nginx did not start: " .. out .. "\n" .. (read(d .. "/error.log") or ""))
+      assert(helpers.wait_for_port(port, 10), "nginx did not listen:\n" .. (read(d .. "/error.log") or ""))
+      return "http://127.0.0.1:" .. port, function()
+        local p = (read(d .. "/nginx.pid") or ""):match("%d+")
+        if p then os.execute("kill " .. p) end
+        local log = read(d .. "/error.log") or ""
+        assert.is_nil(log:match("exited on signal"), log)
+        assert.is_nil(log:match("%[alert%]"), log)
+      end
+    end
+
+    local function fetch(url, headers)
+      local out = helpers.run("curl -s -m 20" .. headers_args(headers) .. " -w '\n%{http_code}' " .. shell_quote(url))
+      local body, code = out:match("^(.*)\n(%d+)$")
+      return body, tonumber(code)
+    end
+
+    it("serves the minimal example with its module-level client", function()
+      local blocks = readme_blocks()
+      local url, stop = start_readme_nginx(blocks.nginx[1], { ["api.lua"] = blocks.lua[1] })
+      local body, code = fetch(url .. "/whoami")
+      stop()
+      assert.equal(200, code)
+      assert.equal("ada@example.com in Acme\n", body)
+    end)
+
+    it("runs the gate as configured there", function()
+      local url, stop = start_readme_nginx(readme_blocks().nginx[2])
+      local body, code = fetch(url .. "/page", { Authorization = "Bearer test-key" })
+      local _, refused = fetch(url .. "/page")
+      stop()
+      assert.equal(200, code)
+      assert.equal("internal user=user-1 team=team-1 authorization=none\n", body)
+      assert.equal(401, refused)
+    end)
   end)
 
   describe("the example gate", function()

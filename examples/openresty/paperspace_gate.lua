@@ -54,7 +54,8 @@ end
 -- `timeout`, ...), `keep_authorization` (pass the Authorization header on; false)
 function gate.new(opts)
   if type(opts) ~= "table" then error("paperspace_gate.new: opts must be a table", 2) end
-  local client_opts = {}
+  -- A gate answers quickly or not at all: 10 s an attempt, one retry.
+  local client_opts = { timeout = 10 }
   for k, v in pairs(opts.client or {}) do
     if k == "api_key" then error("paperspace_gate.new: the key comes from each request", 2) end
     client_opts[k] = v
@@ -69,6 +70,8 @@ function gate.new(opts)
     max_clients = opts.max_clients or 32,
     keep_authorization = opts.keep_authorization == true,
     client_opts = client_opts,
+    -- How long a request waits for another asking about the same key.
+    wait = 2 * (tonumber(client_opts.timeout) or 10) + 5,
     cache = cache,
     clients = {}, -- hash -> { client = ..., used = time, busy = n }
     nclients = 0,
@@ -173,8 +176,11 @@ local function answer_for(self, key)
   local p = self.pending[hash]
   if p then
     p.waiting = p.waiting + 1
-    p.sema:wait(60)
-    return p.answer or { status = 503 }, hash
+    if p.sema:wait(self.wait) then return p.answer, hash end
+    p.waiting = p.waiting - 1
+    -- The request asking was ended (its client went away): ask anew.
+    if self.pending[hash] == p then self.pending[hash] = nil end
+    return answer_for(self, key)
   end
   p = { sema = semaphore.new(), waiting = 0 }
   self.pending[hash] = p

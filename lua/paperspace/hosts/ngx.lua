@@ -87,11 +87,13 @@ function M.scheduler(handle)
     core = handle,
     plain = plain.new(handle), -- for init and init_worker, where calls block
     waiters = {},   -- transfer id -> the call waiting for it
-    by_co = {},     -- light thread -> spawned task, while it runs
+    -- Weak: a light thread killed with its request (ngx.exit) leaves
+    -- nothing behind. Its transfer, if any, is freed by the driver.
+    by_co = setmetatable({}, { __mode = "k" }), -- light thread -> spawned task, while it runs
     queue = {},     -- calls waiting for a free transfer: semaphores, queue[head..tail]
     head = 1,
     tail = 0,
-    tasks = {},     -- every unfinished task and waiting call, for close()
+    tasks = setmetatable({}, { __mode = "k" }), -- unfinished tasks and waiting calls, for close()
     count = 0,
     used_in_master = false,
   }, Scheduler)
