@@ -518,6 +518,21 @@ describe("OpenResty (nginx with lua-nginx-module)", function()
       assert.is_nil(error_log():match("wrong%-key"))
     end)
 
+    it("answers 503 when the API cannot say, logs that without the key, and asks again next time",
+       function()
+      local k, auth = fresh_key()
+      emu:fault { path = "/auth/session", responses = { { status = 500 }, { status = 500 } } }
+      local _, code = get("/team/page", auth)
+      assert.equal(503, code)
+      assert.equal(2, sessions()) -- one retry
+      _, code = get("/team/page", auth)
+      assert.equal(200, code)
+      assert.equal(3, sessions())
+      local log = error_log()
+      assert.matches("paperspace gate: key [%w+/=]+: paperspace: 500 server_error", log)
+      assert.is_nil(log:find(k, 1, true))
+    end)
+
     it("refuses a key of another team with 403", function()
       local _, auth = fresh_key()
       local _, code = get("/other/page", auth)

@@ -450,8 +450,8 @@ function Client:gather(calls, opts)
 end
 
 --- Starts `fn` as a task, without blocking: its requests go on while the
--- caller's event loop calls `client:poll`. For a Neovim plugin or an
--- OpenResty timer:
+-- caller's event loop calls `client:poll`. For a Neovim plugin (inside
+-- nginx a task is a light thread of its request, and needs no poll):
 --
 --     local task = client:spawn(function() return client:get_session() end,
 --                               function(session, err) render(session, err) end)

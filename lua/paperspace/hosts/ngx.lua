@@ -93,7 +93,8 @@ function M.scheduler(handle)
     queue = {},     -- calls waiting for a free transfer: semaphores, queue[head..tail]
     head = 1,
     tail = 0,
-    tasks = setmetatable({}, { __mode = "k" }), -- unfinished tasks and waiting calls, for close()
+    -- Weak keys and values (LuaJIT has no ephemerons): task -> task.
+    tasks = setmetatable({}, { __mode = "kv" }), -- unfinished tasks and waiting calls, for close()
     count = 0,
     used_in_master = false,
   }, Scheduler)
@@ -181,7 +182,7 @@ local function turn(self)
   return next(self.waiters) ~= nil, progressed
 end
 
-local function drive()
+local function drive_loop()
   local pause = MIN_PAUSE
   driver.wake = driver.wake or semaphore.new()
   while true do
@@ -200,7 +201,14 @@ local function drive()
     pause = progressed and MIN_PAUSE or math.min(pause * 2, MAX_PAUSE)
     if driver.wake:wait(pause) then pause = MIN_PAUSE end -- woken: a new transfer
   end
-  driver.running = false -- no yield since the check: a new call starts a new driver
+end
+
+local function drive()
+  local ok, err = pcall(drive_loop)
+  -- No yield since the loop saw nothing in flight: a new call starts a new
+  -- driver. After an error too, or the calls would wait for a dead one.
+  driver.running = false
+  if not ok then ngx.log(ngx.ERR, "paperspace: ", tostring(err)) end
 end
 
 -- Makes sure the driver runs; false when no timer can be had (the worker
