@@ -80,6 +80,12 @@ http {
     local session, err = init_client:get_session()
     init_email = session and session.user.email or tostring(err)
   }
+  init_worker_by_lua_block {
+    local c = require("paperspace").new { api_key = "test-key", base_url = "@EMU@" }
+    local session, err = c:get_session()
+    worker_email = session and session.user.email or tostring(err)
+    c:close()
+  }
   server {
     listen 127.0.0.1:@INTERNAL@;
     location / {
@@ -176,7 +182,18 @@ http {
         ngx.say(tostring(s), " ", err and err.kind, " ", tostring(ts), " ", terr and terr.kind)
       }
     }
-    location = /init { content_by_lua_block { ngx.say(init_email) } }
+    location = /init { content_by_lua_block { ngx.say(init_email, " ", worker_email) } }
+    location = /driver {
+      content_by_lua_block { ngx.say("running=", require("paperspace.hosts.ngx")._driver.running) }
+    }
+    location = /header_filter {
+      content_by_lua_block { ngx.say("ok") }
+      header_filter_by_lua_block {
+        local c = require("app").client()
+        local ok, err = pcall(c.get_session, c)
+        ngx.header["X-Call"] = ok and "made" or tostring(err):sub(1, 200)
+      }
+    }
     location = /master {
       content_by_lua_block {
         local ok, err = pcall(init_client.get_session, init_client)
@@ -404,10 +421,24 @@ describe("OpenResty (nginx with lua-nginx-module)", function()
     assert.equal(1, n)
   end)
 
-  it("lets init_by_lua block for a call, and refuses that client in the workers", function()
-    assert.equal("ada@example.com\n", (get("/init")))
+  it("lets init_by_lua and init_worker_by_lua block for a call, and refuses init's client in the workers",
+     function()
+    assert.equal("ada@example.com ada@example.com\n", (get("/init")))
     local body = get("/master")
     assert.matches("made calls in init_by_lua", body, 1, true)
+  end)
+
+  it("stops its driver timer once no call is in flight: an idle worker runs nothing", function()
+    assert.equal("ada@example.com\n", (get("/session")))
+    socket.sleep(0.2)
+    assert.equal("running=false\n", (get("/driver")))
+  end)
+
+  it("gives the header_filter phase a clear error", function()
+    local out = native("curl -s -D - -o /dev/null " .. shell_quote(base .. "/header_filter"))
+    -- Reported where the call was made, as a wrong argument is.
+    assert.matches("X%-Call: header_filter_by_lua%(nginx%.conf:%d+%):3: " ..
+                   "paperspace: a call cannot run in nginx's header_filter phase", out)
   end)
 
   it("gives the log phase a clear error", function()
