@@ -167,3 +167,9 @@ fuzz: check-deps $(addprefix $(FUZZ_BUILD)/fuzz_,$(FUZZ_TARGETS))
 .PHONY: bench
 bench:
 	bench/run $(BENCH_FLAGS)
+
+# How calls wait inside nginx: the library's way against a cosocket transport
+# and nginx's thread pool (needs wrk); one table in build/bench-openresty/results.md.
+.PHONY: bench-openresty
+bench-openresty:
+	bench/openresty $(BENCH_FLAGS)
