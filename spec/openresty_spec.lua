@@ -309,6 +309,10 @@ describe("OpenResty (nginx with lua-nginx-module)", function()
     assert(helpers.wait_for_port(port, 10), "nginx did not listen:\n" .. error_log())
     pid = (read(dir .. "/nginx.pid") or ""):match("%d+")
     base = "http://127.0.0.1:" .. port
+    -- The master listens before the worker has run init_worker_by_lua (a
+    -- blocking call): the tests start once the worker answers.
+    local ready = native("curl -s -m 20 " .. shell_quote(base .. "/init"))
+    assert(ready == "ada@example.com ada@example.com\n", "the worker is not ready: " .. ready .. error_log())
   end)
 
   teardown(function()
@@ -335,16 +339,25 @@ describe("OpenResty (nginx with lua-nginx-module)", function()
 
   it("answers a return 200 location at once while a 0.5 s call waits in the same worker", function()
     emu:configure { latency = 0.5 }
-    local script = string.format(
-      "curl -s -m 20 -o %s/slow.out -w '%%{time_total}' %s > %s/slow.t & sleep 0.2; " ..
-      "curl -s -m 20 -o /dev/null -w '%%{time_total}' %s; wait",
-      dir, shell_quote(base .. "/session"), dir, shell_quote(base .. "/ok"))
-    local out = native(script)
+    os.execute(string.format("unset LD_PRELOAD; curl -s -m 20 -o %s/slow.out -w '%%{time_total}' %s > %s/slow.t &",
+                             dir, shell_quote(base .. "/session"), dir))
+    -- The probe goes once the call has reached the API, which holds it 0.5 s.
+    local deadline = socket.gettime() + 10
+    repeat
+      socket.sleep(0.01)
+      local arrived = sessions() > 0
+    until arrived or socket.gettime() > deadline
+    assert.equal(1, sessions())
+    local slow_done_before = read(dir .. "/slow.t") ~= ""
+    local out = native("curl -s -m 20 -o /dev/null -w '%{time_total}' " .. shell_quote(base .. "/ok"))
     local probe = tonumber(out:match("([%d.]+)%s*$"))
+    deadline = socket.gettime() + 20
+    while read(dir .. "/slow.t") == "" and socket.gettime() < deadline do socket.sleep(0.05) end
     local slow = tonumber(read(dir .. "/slow.t"))
+    assert.is_false(slow_done_before)
     assert.equal("ada@example.com\n", read(dir .. "/slow.out"))
     assert.is_true(slow >= 0.45, "the slow call took " .. tostring(slow))
-    -- Blocked behind the call, it would take the 0.3 s the call has left.
+    -- Blocked behind the call, it would wait for what the call has left.
     assert.is_true(probe < 0.1, "the return 200 location took " .. tostring(probe) .. " s")
   end)
 
