@@ -51,6 +51,7 @@ local function get(name, opts)
   return clients[name]
 end
 function app.client() return get("client", { max_retries = 0 }) end
+function app.wide() return get("wide", { max_retries = 0, max_concurrency = 64 }) end
 function app.single() return get("single", { max_retries = 0, max_concurrency = 1 }) end
 function app.retrying() return get("retrying", { max_retries = 2 }) end
 return app
@@ -101,6 +102,12 @@ http {
     location = /session {
       content_by_lua_block {
         local s, err = require("app").client():get_session()
+        ngx.say(s and s.user.email or tostring(err))
+      }
+    }
+    location = /wide {
+      content_by_lua_block {
+        local s, err = require("app").wide():get_session()
         ngx.say(s and s.user.email or tostring(err))
       }
     }
@@ -371,6 +378,17 @@ describe("OpenResty (nginx with lua-nginx-module)", function()
     assert.equal(20, sessions())
     -- One after another: 10 s. Together (8 transfers at a time by default): 1.5 s.
     assert.is_true(elapsed < 3, "20 calls took " .. elapsed .. " s")
+  end)
+
+  it("runs 20 concurrent calls in about one call's time with room for them (max_concurrency)", function()
+    emu:configure { latency = 0.5 }
+    local bodies, codes, elapsed = parallel(20, "/wide")
+    for i = 1, 20 do
+      assert.equal(200, codes[i])
+      assert.equal("ada@example.com\n", bodies[i])
+    end
+    -- One call: 0.5 s; eight at a time would take 1.5 s.
+    assert.is_true(elapsed < 1.4, "20 calls took " .. elapsed .. " s")
   end)
 
   it("keeps one worker-wide client safe under 20 requests each doing spawn and poll, or gather",
