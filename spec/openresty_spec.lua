@@ -129,6 +129,22 @@ http {
         ngx.say(r[1][1].user.email, " ", r[2][2].kind, " ", r[3][1].user.id, " failed=", failed)
       }
     }
+    location = /nested {
+      content_by_lua_block {
+        local c = require("app").client()
+        local task = c:spawn(function()
+          local r = c:gather { { "get_session" }, function()
+            local n = 0
+            for _ in c:team("team-1"):each_member { limit = 2 } do n = n + 1 end
+            return n
+          end }
+          return r[1][1].user.id, r[2][1]
+        end)
+        c:wait_all()
+        local user, members = task:result()
+        ngx.say(user, " ", members, " pending=", c:poll(0))
+      }
+    }
     location = /fail_fast {
       content_by_lua_block {
         local c = require("app").client()
@@ -333,7 +349,7 @@ describe("OpenResty (nginx with lua-nginx-module)", function()
 
   before_each(function()
     emu:reset()
-    emu:configure { latency = 0, api_key = "test-key" }
+    emu:configure { latency = 0, api_key = "test-key", paged = false }
   end)
 
   after_each(function()
@@ -404,6 +420,16 @@ describe("OpenResty (nginx with lua-nginx-module)", function()
       assert.equal(200, codes[i], bodies[i])
       assert.equal("ada@example.com not_found user-1 failed=1\n", bodies[i])
     end
+  end)
+
+  it("runs a gather inside a spawned task, with a page iterator, and waits for it with wait_all", function()
+    emu:configure { latency = 0.02, paged = true }
+    assert.equal("user-1 5 pending=0\n", (get("/nested")))
+    local pages = 0
+    for _, r in ipairs(emu:requests()) do
+      if r.path == "/teams/team-1/users" then pages = pages + 1 end
+    end
+    assert.equal(3, pages)
   end)
 
   it("cancels what is still running in a fail_fast gather, without waiting for it", function()
