@@ -38,7 +38,7 @@ CORE = $(BUILD)/paperspace/core.so
 IN_TREE = LUA_PATH="lua/?.lua;lua/?/init.lua;;" LUA_CPATH="$(BUILD)/?.so;;"
 EXAMPLES = examples/quickstart.lua examples/ci_secrets.lua examples/audit_admins.lua examples/neovim_luv.lua
 
-.PHONY: all check-deps deps test-deps test quickstart lint compat clean nvim-core
+.PHONY: all check-deps deps test-deps test quickstart lint compat clean
 
 all: check-deps $(CORE)
 
@@ -54,6 +54,13 @@ $(CORE): $(OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS_SO) -o $@ $(OBJ) $(CURL_LIBS) $(LDFLAGS)
 
+# The core built for LuaJIT, which nginx's lua-nginx-module (and Neovim) load.
+LUAJIT_CORE = build/luajit/paperspace/core.so
+ifneq ($(BUILD),build/luajit)
+$(LUAJIT_CORE): $(SRC) src/paperspace.h src/compat.h
+	@$(MAKE) --no-print-directory BUILD=build/luajit LUA_PC=luajit $@
+endif
+
 deps:
 	@scripts/install-deps
 
@@ -66,7 +73,7 @@ quickstart: deps
 	$(IN_TREE) $(LUA) examples/with_emulator.lua $(EXAMPLES)
 
 test: test-deps
-	@$(MAKE) --no-print-directory all nvim-core
+	@$(MAKE) --no-print-directory all $(LUAJIT_CORE)
 	$(RUN_SPECS) --timeout $(SPEC_TIMEOUT) -- $(LUA) $(BUSTED)
 
 lint:
@@ -76,12 +83,6 @@ lint:
 .PHONY: man
 man:
 	$(LUA) scripts/cli-docs doc/paperspace.1 completions/paperspace.bash
-
-# The core for Neovim's LuaJIT, which spec/neovim_spec.lua loads into nvim.
-NVIM_CORE = $(BUILD)/luajit/paperspace/core.so
-nvim-core:
-	@if $(PKG_CONFIG) --exists luajit; then \
-	  $(MAKE) --no-print-directory LUA_PC=luajit BUILD=$(BUILD)/luajit $(NVIM_CORE); fi
 
 clean:
 	rm -rf $(BUILD)
@@ -195,3 +196,9 @@ test-all-luas: test-deps
 docs:
 	@command -v ldoc >/dev/null || scripts/install-deps --test
 	ldoc --fatalwarnings --testing -q .
+
+# How calls wait inside nginx: the library's way against a cosocket transport
+# and nginx's thread pool (needs wrk); one table in build/bench-openresty/results.md.
+.PHONY: bench-openresty
+bench-openresty:
+	bench/openresty $(BENCH_FLAGS)

@@ -26,6 +26,8 @@ local luv_host = require "paperspace.hosts.luv"
 local retry = require "paperspace.retry"
 local scheduler = require "paperspace.scheduler"
 local team = require "paperspace.team"
+-- Inside nginx (OpenResty), calls wait on the nginx event loop instead.
+local ngx_host = require "paperspace.hosts.ngx"
 
 local unpack = table.unpack or unpack -- luacheck: ignore 143
 
@@ -157,7 +159,7 @@ function client.new(opts)
     _config = cfg,
     _has_key = has_key,
     _log = emit,
-    _sched = scheduler.new(handle),
+    _sched = (ngx_host.detect() and ngx_host.scheduler or scheduler.new)(handle),
     _teams = setmetatable({}, { __mode = "v" }),
   }, Client)
   -- Made once, for the pager: list calls allocate no closure of their own.
@@ -513,7 +515,8 @@ end
 
 --- Starts `fn` as a task, without blocking. On a client made with `loop`
 -- (libuv), its requests go on from that loop by themselves and `on_done`
--- is called from it (through `schedule`, if given); otherwise they go on
+-- is called from it (through `schedule`, if given); inside nginx a task is a light
+-- thread of its request and needs no poll either; otherwise they go on
 -- while the caller's event loop calls `client:poll`:
 --
 --     local task = client:spawn(function() return client:get_session() end,
@@ -561,6 +564,7 @@ end
 function Client:wait_all()
   check_self(self, "wait_all")
   local sched = self._sched
+  if sched.wait_all then return sched:wait_all() end -- a host's own (nginx: this request's tasks)
   if sched:current() then
     core.raise("paperspace: wait_all inside a task would wait for that task itself; use gather")
   end
