@@ -916,7 +916,7 @@ describe("paperspace.emulator", function()
 
   describe("command line", function()
     local function run_cli(args)
-      return io.popen(emulator.interpreter() .. " bin/paperspace-emulator " .. args .. " 2>&1", "r")
+      return io.popen(emulator.interpreter() .. " emulator/bin/paperspace-emulator " .. args .. " 2>&1", "r")
     end
 
     it("prints the URL and serves until shut down", function()
