@@ -153,8 +153,8 @@ describe("paperspace-emulator run from a clone", function()
                                    ROOT, script))
     assert.is_true(k, o)
     assert.matches("team-1 3 [0|a|b c]", o, 1, true)
-    o = run(string.format("cd / && env -u LUA_PATH -u LUA_CPATH lua5.4 '%s/emulator/bin/paperspace-emulator' run '%s' 5; echo \"status=$?\"",
-                          ROOT, script))
+    o = run(string.format("cd / && env -u LUA_PATH -u LUA_CPATH lua5.4 '%s/emulator/bin/paperspace-emulator' run '%s' 5; "
+                          .. "echo \"status=$?\"", ROOT, script))
     assert.matches("status=5", o, 1, true)
   end)
 
