@@ -1,8 +1,10 @@
 --- HTTP/1.1 server core of the Paperspace API emulator.
 --
 -- One `socket.select` loop drives every connection: sockets are non-blocking,
--- connections are kept alive and may pipeline requests, responses can be
--- delayed with timers and large bodies are streamed as the peer drains them.
+-- connections are kept alive and answer one request at a time (no client of
+-- the API pipelines: bytes sent before an answer close the connection after
+-- it), responses can be delayed with timers and large bodies are streamed as
+-- the peer drains them.
 -- The server knows nothing about the API; it hands each complete request to an
 -- application object (`app:handle(conn, req)`), which answers through
 -- `server:respond`, `server:deliver` or `server:deliver_later`.
@@ -33,7 +35,7 @@ local DEFAULT_MAX_CONNECTIONS = 1000
 
 --- Reason phrases for the status codes the emulator is likely to send.
 M.reasons = {
-  [100] = "Continue", [200] = "OK", [201] = "Created", [202] = "Accepted",
+  [200] = "OK", [201] = "Created", [202] = "Accepted",
   [204] = "No Content", [301] = "Moved Permanently", [302] = "Found",
   [303] = "See Other", [304] = "Not Modified", [307] = "Temporary Redirect",
   [308] = "Permanent Redirect", [400] = "Bad Request", [401] = "Unauthorized",
@@ -494,7 +496,6 @@ function Server:deliver(c, req, resp)
 end
 
 --- Send a response after `delay` seconds without blocking other connections.
--- The connection reads no further pipelined request until then.
 -- @tparam table c connection
 -- @tparam table req request being answered
 -- @tparam table resp response description (see `deliver`)
@@ -584,29 +585,11 @@ local request_mt = { __index = function(req, k)
   end
 end }
 
-local function maybe_continue(self, c, req)
-  if not c.continue_sent and req.version == "1.1" then
-    local expect = header(req, "expect")
-    if expect and lower(expect) == "100-continue" then
-      c.continue_sent = true
-      queue(self, c, "HTTP/1.1 100 Continue\r\n\r\n")
-    end
-  end
-end
-
 local function parse_request(self, c)
   local buf = c.buf
   local req = c.pending
   if not req then
     if buf == "" then return nil end
-    local b1 = byte(buf, 1)
-    if b1 == 13 or b1 == 10 then
-      -- Stray CRLFs between pipelined requests are allowed.
-      local s = find(buf, "[^\r\n]")
-      if not s then c.buf = "" return nil end
-      buf = sub(buf, s)
-      c.buf = buf
-    end
     -- A request line starts with a method; anything else (a TLS handshake
     -- from an https:// client, say) is answered at once, as HTTP servers do,
     -- rather than waited on until the client times out.
@@ -667,7 +650,6 @@ local function parse_request(self, c)
     local body, nxt = dechunk(buf)
     if body == nil then
       if #buf > self.max_body then reject(self, c, 413, "Request body too large") return nil end
-      maybe_continue(self, c, req)
       return nil
     end
     if body == false then reject(self, c, 400, "Malformed chunked body") return nil end
@@ -679,10 +661,7 @@ local function parse_request(self, c)
       req.body = ""
     else
       local have = #buf
-      if have < n then
-        maybe_continue(self, c, req)
-        return nil
-      end
+      if have < n then return nil end
       if have == n then
         req.body = buf
         c.buf = ""
@@ -693,7 +672,11 @@ local function parse_request(self, c)
     end
   end
   c.pending = nil
-  c.continue_sent = false
+  if c.buf ~= "" then
+    -- The next request before this one's answer: answer this one and close.
+    c.buf = ""
+    req.keep_alive = false
+  end
   return req
 end
 
@@ -701,20 +684,31 @@ local function report(err)
   io.stderr:write("paperspace-emulator: ", tostring(err), "\n")
 end
 
---- Parse and dispatch every complete request buffered on `c`, one at a time.
+--- Dispatch the request buffered on `c` once it is complete.
 -- @tparam table c connection
 function Server:process(c)
-  local app = self.app
-  while not c.busy and not c.closing and not c.closed do
+  if c.closing or c.closed then return end
+  if c.busy then
+    -- Bytes before the answer to the request in flight: it is answered, then
+    -- the connection closes (whether its head is already sent or not).
+    if c.buf ~= "" then
+      c.buf = ""
+      c.req.keep_alive = false
+      c.close_after_write = true
+    end
+  else
     local req = parse_request(self, c)
-    if not req then break end
-    c.busy = true
-    local ok, err = pcall(app.handle, app, c, req)
-    if not ok then
-      report(err)
-      if c.busy and not c.closed then
-        self:respond(c, req, 500, '{"code":"INTERNAL","message":"emulator error"}',
-          "application/json", nil, nil)
+    if req then
+      c.busy = true
+      c.req = req
+      local app = self.app
+      local ok, err = pcall(app.handle, app, c, req)
+      if not ok then
+        report(err)
+        if c.busy and not c.closed then
+          self:respond(c, req, 500, '{"code":"INTERNAL","message":"emulator error"}',
+            "application/json", nil, nil)
+        end
       end
     end
   end
@@ -784,7 +778,7 @@ local function accept_all(self)
       sock = s, id = id, buf = "", wbuf = nil, wpos = 0,
       busy = false, closing = false, closed = false, eof = false,
       close_after_write = false, stream_left = 0, stream_tail = nil,
-      streaming = false, pending = nil, continue_sent = false,
+      streaming = false, pending = nil, req = nil,
     }
     self.conns[s] = c
     self.nconns = self.nconns + 1
@@ -802,8 +796,8 @@ local function run_timers(self, now)
       if not ok then
         report(err)
         self:close_conn(c)
-      elseif not c.busy and not c.closed then
-        self:process(c)
+      elseif c.eof and not c.busy and not c.wbuf and not c.closed then
+        self:close_conn(c)
       end
     end
   end
@@ -839,7 +833,6 @@ function Server:step(timeout)
     local c = conns[s]
     if c then
       flush(self, c)
-      if not c.busy and not c.closed and c.buf ~= "" then self:process(c) end
       if c.eof and not c.busy and not c.wbuf and not c.closed then self:close_conn(c) end
     end
   end
