@@ -919,6 +919,17 @@ describe("paperspace.emulator", function()
       assert.matches("bogus", refused({ bogus = 1 }))
       assert.matches("secrets", refused({ secrets = { A = 1 } }))
       assert.matches("members", refused({ members = -1 }))
+      assert.matches("port must be an integer between 0 and 65535", refused({ port = 70000 }), 1, true)
+      assert.matches("max_records must be an integer >= 1", refused({ max_records = 0 }), 1, true)
+      assert.matches("host must be a string", refused({ host = "" }), 1, true)
+      assert.matches("watch_stdin must be a boolean", refused({ watch_stdin = 1 }), 1, true)
+      assert.matches("options must be a table", refused("x"), 1, true)
+      -- The message blames the caller's line.
+      local ok, err = pcall(function() emulator.new({ latency = -1 }) end)
+      assert.is_false(ok)
+      assert.matches("emulator_spec%.lua:%d+: paperspace%.emulator: latency must be a number of seconds >= 0$", err)
+      -- start's own options are accepted, and ignored, by new.
+      emulator.new({ lua = "nope", start_timeout = 1, control_timeout = 1, members = 0 }):close()
     end)
   end)
 

@@ -56,6 +56,14 @@ local status_lines = setmetatable({}, { __index = function(t, status)
   return line
 end })
 
+--- Whether `v` is a whole number >= 0 that a double holds exactly (a
+-- port, a count, a status): the one check every option of the emulator uses.
+-- @param v any value
+-- @treturn boolean
+function M.is_count(v)
+  return type(v) == "number" and v == floor(v) and v >= 0 and v < 2 ^ 53
+end
+
 ---------------------------------------------------------------------------
 -- Percent-decoding and query strings
 ---------------------------------------------------------------------------
@@ -200,21 +208,24 @@ Server.__index = Server
 -- @tparam table opts `host` (default "127.0.0.1"), `port` (0 = any free port),
 --   `app` (object with `handle(app, conn, req)`), `max_body`, `max_connections`,
 --   `backlog`
--- @treturn table server
+-- @treturn ?table server, or nil
+-- @treturn ?string why it cannot listen
 function M.new(opts)
   local host = opts.host or "127.0.0.1"
-  local listener = assert(socket.tcp())
+  local listener, err = socket.tcp()
+  if not listener then return nil, "cannot make a socket: " .. tostring(err) end
   listener:setoption("reuseaddr", true)
-  local ok, err = listener:bind(host, opts.port or 0)
+  local ok
+  ok, err = listener:bind(host, opts.port or 0)
   if not ok then
     listener:close()
-    error(format("cannot listen on %s:%s: %s", host, tostring(opts.port or 0), tostring(err)), 0)
+    return nil, format("cannot listen on %s:%s: %s", host, tostring(opts.port or 0), tostring(err))
   end
   -- A deep backlog lets hundreds of clients connect at once without SYN retries.
   ok, err = listener:listen(opts.backlog or 1024)
   if not ok then
     listener:close()
-    error("cannot listen: " .. tostring(err), 0)
+    return nil, "cannot listen: " .. tostring(err)
   end
   listener:settimeout(0)
   local _, port = listener:getsockname()
