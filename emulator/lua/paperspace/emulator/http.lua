@@ -601,6 +601,14 @@ local function parse_request(self, c)
   local req = c.pending
   if not req then
     if buf == "" then return nil end
+    local b1 = byte(buf, 1)
+    if b1 == 13 or b1 == 10 then
+      -- Empty lines before a request line are ignored (RFC 9112, 2.2).
+      local s = find(buf, "[^\r\n]")
+      if not s then c.buf = "" return nil end
+      buf = sub(buf, s)
+      c.buf = buf
+    end
     -- A request line starts with a method; anything else (a TLS handshake
     -- from an https:// client, say) is answered at once, as HTTP servers do,
     -- rather than waited on until the client times out.
