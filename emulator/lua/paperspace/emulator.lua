@@ -37,8 +37,8 @@ M.DEFAULTS = app_mod.DEFAULTS
 -- of options works for both.
 local START_OPTIONS = { lua = true, start_timeout = true, control_timeout = true }
 
--- Every error the module raises: named after it, blaming the caller's caller
--- of the function that calls this (`level` as for `error`, from there).
+-- Every error the module raises goes through here, to be named after it;
+-- `level` counts as `error`'s does, from the function that calls `raise`.
 local function raise(msg, level)
   error("paperspace.emulator: " .. msg, (level or 1) + 1)
 end
