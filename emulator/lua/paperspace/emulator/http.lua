@@ -35,7 +35,7 @@ local DEFAULT_MAX_CONNECTIONS = 1000
 
 --- Reason phrases for the status codes the emulator is likely to send.
 M.reasons = {
-  [200] = "OK", [201] = "Created", [202] = "Accepted",
+  [100] = "Continue", [200] = "OK", [201] = "Created", [202] = "Accepted",
   [204] = "No Content", [301] = "Moved Permanently", [302] = "Found",
   [303] = "See Other", [304] = "Not Modified", [307] = "Temporary Redirect",
   [308] = "Permanent Redirect", [400] = "Bad Request", [401] = "Unauthorized",
