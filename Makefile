@@ -34,8 +34,8 @@ SRC  = $(wildcard src/*.c)
 OBJ  = $(patsubst src/%.c,$(BUILD)/obj/%.o,$(SRC))
 CORE = $(BUILD)/paperspace/core.so
 
-# Run the library from the tree.
-IN_TREE = LUA_PATH="lua/?.lua;lua/?/init.lua;;" LUA_CPATH="$(BUILD)/?.so;;"
+# Run the library, and its emulator, from the tree.
+IN_TREE = LUA_PATH="lua/?.lua;lua/?/init.lua;emulator/lua/?.lua;;" LUA_CPATH="$(BUILD)/?.so;;"
 EXAMPLES = examples/quickstart.lua examples/ci_secrets.lua examples/audit_admins.lua examples/neovim_luv.lua
 
 .PHONY: all check-deps deps test-deps test quickstart lint compat clean

@@ -11,8 +11,8 @@ description = {
     Session, team members and team secrets of the Paperspace API from Lua:
     a C core over libcurl (kept-alive connections, JSON through lua-cjson)
     behind an idiomatic Lua API with pagination iterators, objects with
-    methods and structured errors. Ships a local emulator of the API for
-    testing code that uses it.
+    methods and structured errors. Its emulator, for testing code that
+    uses it, is a rock of its own: lua-paperspace-emulator.
   ]],
   homepage = "https://github.com/lua-paperspace/lua-paperspace",
   license = "MIT",
@@ -54,7 +54,6 @@ build = {
   },
   install = {
     bin = {
-      ["paperspace-emulator"] = "bin/paperspace-emulator",
       ["paperspace"] = "bin/paperspace",
     },
   },

@@ -4,7 +4,7 @@
 -- loop (paperspace.new{loop = vim.loop}: event-driven), and a client driven
 -- by a 10 ms timer calling client:poll(0). Prints user+sys CPU of each.
 --
---   make nvim-core && LUA_PATH='lua/?.lua;lua/?/init.lua;;' LUA_CPATH='build/?.so;;' \
+--   make nvim-core && LUA_PATH='lua/?.lua;lua/?/init.lua;emulator/lua/?.lua;;' LUA_CPATH='build/?.so;;' \
 --     lua5.4 bench/nvim_idle.lua [SECONDS]
 local emulator = require "paperspace.emulator"
 

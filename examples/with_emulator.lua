@@ -8,11 +8,12 @@
 -- To run one script of your own, with arguments, use the emulator's command
 -- line instead: `paperspace-emulator run my_script.lua arg1 arg2`.
 
--- From a clone, find the library and `make`'s core next to this script,
--- unless LUA_PATH and LUA_CPATH say where they are.
+-- From a clone, find the library, its emulator and `make`'s core next to
+-- this script, unless LUA_PATH and LUA_CPATH say where they are.
 local here = (arg and arg[0] or ""):match("^(.*)[/\\][^/\\]*$") or "."
 if not os.getenv("LUA_PATH") then
-  package.path = here .. "/../lua/?.lua;" .. here .. "/../lua/?/init.lua;" .. package.path
+  package.path = here .. "/../lua/?.lua;" .. here .. "/../lua/?/init.lua;"
+                 .. here .. "/../emulator/lua/?.lua;" .. package.path
 end
 if not os.getenv("LUA_CPATH") then package.cpath = here .. "/../build/?.so;" .. package.cpath end
 

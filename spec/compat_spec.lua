@@ -37,7 +37,7 @@ describe("Lua 5.1 and LuaJIT", function()
       f:write(SCRIPT)
       f:close()
       local out, ok = helpers.run(string.format(
-        "LUA_PATH='lua/?.lua;lua/?/init.lua;;' LUA_CPATH='build/compat-%s/?.so;;' %s %s",
+        "LUA_PATH='lua/?.lua;lua/?/init.lua;emulator/lua/?.lua;;' LUA_CPATH='build/compat-%s/?.so;;' %s %s",
         lua[2], lua[1], script))
       os.remove(script)
       assert.is_true(ok, out)

@@ -530,14 +530,32 @@ describe("paperspace.emulator", function()
       s:close()
     end)
 
-    it("answers pipelined requests in order", function()
+    it("answers one request at a time: one sent before the answer closes the connection after it", function()
       local s = connect(emu)
-      s:send(encode_request("GET", "/teams/team-1/secrets/SEEDED") ..
-        encode_request("GET", "/teams/team-1/secrets/NOPE") .. encode_request("GET", "/auth/session"))
-      assert.equal(200, read_response(s).status)
-      assert.equal(404, read_response(s).status)
-      assert.equal(200, read_response(s).status)
+      s:send(encode_request("GET", "/teams/team-1/secrets/SEEDED") .. encode_request("GET", "/auth/session"))
+      local r = read_response(s)
+      assert.equal(200, r.status)
+      assert.equal("close", r.headers["connection"])
+      local data, err = s:receive(1)
+      assert.is_nil(data)
+      assert.equal("closed", err)
       s:close()
+      -- Sent while a delayed answer is pending: the same.
+      emu:fault({ path = "/auth/session", delay = 0.2, pass = true })
+      s = connect(emu)
+      s:send(encode_request("GET", "/auth/session"))
+      socket.sleep(0.05)
+      s:send(encode_request("GET", "/auth/session"))
+      r = read_response(s)
+      assert.equal(200, r.status)
+      assert.equal("close", r.headers["connection"])
+      data, err = s:receive(1)
+      assert.is_nil(data)
+      assert.equal("closed", err)
+      s:close()
+      assert.equal(2, #emu:requests())
+      -- And the emulator still serves new connections.
+      assert.equal(200, get(emu, "/auth/session").status)
     end)
 
     it("treats header names case-insensitively", function()
@@ -547,19 +565,6 @@ describe("paperspace.emulator", function()
         "content-LENGTH: " .. #body .. "\r\n\r\n" .. body)
       assert.equal(201, read_response(s).status)
       s:close()
-    end)
-
-    it("sends 100 Continue when asked", function()
-      local s = connect(emu)
-      local body = cjson.encode({ name = "EXPECTED", value = "v" })
-      s:send("POST /teams/team-1/secrets HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer test-key\r\n" ..
-        "Expect: 100-continue\r\nContent-Length: " .. #body .. "\r\n\r\n")
-      assert.equal("HTTP/1.1 100 Continue", s:receive("*l"))
-      assert.equal("", s:receive("*l"))
-      s:send(body)
-      assert.equal(201, read_response(s).status)
-      s:close()
-      assert.equal("v", emu:state().secrets.EXPECTED.value)
     end)
 
     it("accepts chunked request bodies", function()
@@ -871,19 +876,22 @@ describe("paperspace.emulator", function()
       c:settimeout(0)
       c:connect(srv.host, srv.port)
       srv:fault({ path = "/teams/team-1/secrets/A", status = 500 })
-      local wire = encode_request("GET", "/teams/team-1/secrets/A") .. encode_request("GET", "/teams/team-1/secrets/A")
-      local sent = 0
+      -- Two requests on one connection, the second after the first's answer.
       local got = ""
-      local deadline = socket.gettime() + 3
-      while socket.gettime() < deadline do
-        srv:step(0.01)
-        if sent < #wire then
-          local last, _, plast = c:send(wire, sent + 1)
-          sent = last or plast or sent
+      for i = 1, 2 do
+        local wire = encode_request("GET", "/teams/team-1/secrets/A")
+        local sent = 0
+        local deadline = socket.gettime() + 3
+        while socket.gettime() < deadline do
+          srv:step(0.01)
+          if sent < #wire then
+            local last, _, plast = c:send(wire, sent + 1)
+            sent = last or plast or sent
+          end
+          local data, _, partial = c:receive(65536)
+          got = got .. (data or partial or "")
+          if select(2, got:gsub("HTTP/1%.1 ", "")) >= i and (i == 1 or got:find('"name":"A"', 1, true)) then break end
         end
-        local data, _, partial = c:receive(65536)
-        got = got .. (data or partial or "")
-        if select(2, got:gsub("HTTP/1%.1 ", "")) >= 2 and got:find('"name":"A"', 1, true) then break end
       end
       c:close()
       assert.matches("^HTTP/1%.1 500 ", got)
@@ -911,12 +919,23 @@ describe("paperspace.emulator", function()
       assert.matches("bogus", refused({ bogus = 1 }))
       assert.matches("secrets", refused({ secrets = { A = 1 } }))
       assert.matches("members", refused({ members = -1 }))
+      assert.matches("port must be an integer between 0 and 65535", refused({ port = 70000 }), 1, true)
+      assert.matches("max_records must be an integer >= 1", refused({ max_records = 0 }), 1, true)
+      assert.matches("host must be a string", refused({ host = "" }), 1, true)
+      assert.matches("watch_stdin must be a boolean", refused({ watch_stdin = 1 }), 1, true)
+      assert.matches("options must be a table", refused("x"), 1, true)
+      -- The message blames the caller's line.
+      local ok, err = pcall(function() emulator.new({ latency = -1 }) end)
+      assert.is_false(ok)
+      assert.matches("emulator_spec%.lua:%d+: paperspace%.emulator: latency must be a number of seconds >= 0$", err)
+      -- start's own options are accepted, and ignored, by new.
+      emulator.new({ lua = "nope", start_timeout = 1, control_timeout = 1, members = 0 }):close()
     end)
   end)
 
   describe("command line", function()
     local function run_cli(args)
-      return io.popen(emulator.interpreter() .. " bin/paperspace-emulator " .. args .. " 2>&1", "r")
+      return io.popen(emulator.interpreter() .. " emulator/bin/paperspace-emulator " .. args .. " 2>&1", "r")
     end
 
     it("prints the URL and serves until shut down", function()

@@ -1,6 +1,7 @@
--- The README's install lines work as written with Debian's packages, offline,
--- and `paperspace-emulator run` runs a script with arguments against the
--- emulator, from a clone and from the installed rock, with no LUA_PATH set.
+-- The README's install lines work as written with Debian's packages, offline:
+-- they install the library's rock and the emulator's, and `paperspace-emulator
+-- run` runs a script with arguments against the emulator, from a clone and
+-- from the installed rock, with no LUA_PATH set.
 local helpers = require "spec.support.helpers"
 local run = helpers.run
 
@@ -56,7 +57,7 @@ describe("the README's install lines", function()
     work, tree, etc = tmpdir(), tmpdir(), tmpdir()
     lines = install_lines()
     -- A copy of the clone, so that the build leaves nothing in this one.
-    assert(run(string.format("cp -r src lua bin *.rockspec '%s'/", work)))
+    assert(run(string.format("cp -r src lua bin emulator *.rockspec '%s'/", work)))
     -- LuaRocks' system configuration, copied, with its system tree moved
     -- to a fresh folder: nothing outside it is written.
     assert(run(string.format("cp /etc/luarocks/*.lua '%s'/", etc)))
@@ -98,6 +99,15 @@ describe("the README's install lines", function()
     assert.truthy(io.open(tree .. "/lib/lua/5.4/paperspace/core.so"), out)
   end)
 
+  it("install the emulator's rock, with luasocket from Debian and no warning", function()
+    assert.is_true(ok, out)
+    assert.matches("luasocket >= 3.0 (3.1.0-1 provided by VM)", out, 1, true)
+    assert.matches("depends on lua-paperspace (0.1.0-1 installed)", out, 1, true)
+    assert.matches("lua-paperspace-emulator 0.1.0-1 is now installed in " .. tree, out, 1, true)
+    assert.truthy(io.open(tree .. "/share/lua/5.4/paperspace/emulator.lua"), out)
+    assert.truthy(io.open(tree .. "/share/lua/5.4/paperspace/emulator/http.lua"), out)
+  end)
+
   it("leave a library that `require` finds from any directory", function()
     assert.is_true(ok, out)
     local paths = string.format("LUA_PATH='%s/share/lua/5.4/?.lua;%s/share/lua/5.4/?/init.lua;;' "
@@ -107,6 +117,13 @@ describe("the README's install lines", function()
                                    paths))
     assert.is_true(k, o)
     assert.matches("^%d+%.%d+%.%d+\t" .. tree:gsub("%p", "%%%0") .. "/lib/lua/5.4/paperspace/core.so", o)
+    -- The emulator too, from the tree and not from the clone.
+    o, k = run(string.format("cd / && %s lua5.4 -e 'local e = require(\"paperspace.emulator\").start {} "
+                             .. "print(package.searchpath(\"paperspace.emulator\", package.path), "
+                             .. "assert(require(\"paperspace\").new { base_url = e.url, api_key = e.api_key }"
+                             .. ":get_session()).team.id) e:stop()'", paths))
+    assert.is_true(k, o)
+    assert.matches("^" .. tree:gsub("%p", "%%%0") .. "/share/lua/5.4/paperspace/emulator.lua\tteam%-1\n", o)
   end)
 
   it("install paperspace-emulator, whose `run` runs a script with its arguments and status", function()
@@ -132,12 +149,12 @@ describe("paperspace-emulator run from a clone", function()
   teardown(function() os.remove(script) end)
 
   it("needs no LUA_PATH, from any directory, and passes arguments and the exit status", function()
-    local o, k = run(string.format("cd / && env -u LUA_PATH -u LUA_CPATH lua5.4 '%s/bin/paperspace-emulator' run '%s' 0 a 'b c'",
+    local o, k = run(string.format("cd / && env -u LUA_PATH -u LUA_CPATH lua5.4 '%s/emulator/bin/paperspace-emulator' run '%s' 0 a 'b c'",
                                    ROOT, script))
     assert.is_true(k, o)
     assert.matches("team-1 3 [0|a|b c]", o, 1, true)
-    o = run(string.format("cd / && env -u LUA_PATH -u LUA_CPATH lua5.4 '%s/bin/paperspace-emulator' run '%s' 5; echo \"status=$?\"",
-                          ROOT, script))
+    o = run(string.format("cd / && env -u LUA_PATH -u LUA_CPATH lua5.4 '%s/emulator/bin/paperspace-emulator' run '%s' 5; "
+                          .. "echo \"status=$?\"", ROOT, script))
     assert.matches("status=5", o, 1, true)
   end)
 
@@ -147,7 +164,7 @@ describe("paperspace-emulator run from a clone", function()
       local c = require("paperspace").new()
       print(#assert(c:list_team_members("team-1")), os.getenv("PAPERSPACE_API_KEY"))
     ]])
-    local o, k = run(string.format("cd / && env -u LUA_PATH -u LUA_CPATH lua5.4 '%s/bin/paperspace-emulator' --members 9 run '%s'",
+    local o, k = run(string.format("cd / && env -u LUA_PATH -u LUA_CPATH lua5.4 '%s/emulator/bin/paperspace-emulator' --members 9 run '%s'",
                                    ROOT, s2))
     os.remove(s2)
     assert.is_true(k, o)
@@ -162,7 +179,7 @@ describe("paperspace-emulator run from a clone", function()
   end)
 
   it("says what is missing without a script", function()
-    local o, k = run(string.format("lua5.4 '%s/bin/paperspace-emulator' run", ROOT))
+    local o, k = run(string.format("lua5.4 '%s/emulator/bin/paperspace-emulator' run", ROOT))
     assert.is_false(k)
     assert.matches("run needs a script", o, 1, true)
   end)

@@ -61,6 +61,28 @@ describe("the project", function()
     assert.equal("MIT", b.description.license)
   end)
 
+  it("has the emulator's release and scm rockspecs, agreeing, on luasocket and the library", function()
+    local release, scm = "lua-paperspace-emulator-0.1.0-1.rockspec", "lua-paperspace-emulator-scm-1.rockspec"
+    for _, r in ipairs { release, scm } do
+      local out, ok = run("luarocks lint " .. r)
+      assert.is_true(ok, r .. ": " .. out)
+    end
+    local a, b = load_rockspec(release), load_rockspec(scm)
+    local library = load_rockspec("lua-paperspace-0.1.0-1.rockspec")
+    assert.equal("scm-1", b.version)
+    assert.equal("main", b.source.branch)
+    assert.equal(library.source.url, a.source.url)
+    assert.equal(library.source.tag, a.source.tag)
+    assert.equal(a.source.url, b.source.url)
+    assert.same(a.dependencies, b.dependencies)
+    assert.same(a.build, b.build)
+    local deps = table.concat(a.dependencies, "\n")
+    assert.matches("\nluasocket >= 3", deps)
+    assert.matches("\nlua%-paperspace\n", deps .. "\n")
+    assert.equal("paperspace-emulator", next(a.build.install.bin))
+    assert.is_nil(library.build.install.bin["paperspace-emulator"])
+  end)
+
   it("has an MIT LICENSE, as the rockspec says, and a changelog", function()
     local license = read("LICENSE")
     assert.matches("^MIT License", license)

@@ -59,9 +59,7 @@ local function opt(t, k)
   return v
 end
 
-local function is_integer(v)
-  return type(v) == "number" and v == floor(v) and v >= 0 and v < 2 ^ 53
-end
+local is_count = http.is_count
 
 local function normalize_response(r, where)
   if type(r) ~= "table" then return nil, where .. " must be a table" end
@@ -71,7 +69,7 @@ local function normalize_response(r, where)
   end
   local status = opt(r, "status")
   if status ~= nil then
-    if not is_integer(status) or status < 100 or status > 599 then
+    if not is_count(status) or status < 100 or status > 599 then
       return nil, where .. ".status must be an integer between 100 and 599"
     end
     status = floor(status)
@@ -110,7 +108,7 @@ local function normalize_response(r, where)
   end
   local huge = opt(r, "huge")
   if huge ~= nil then
-    if not is_integer(huge) then return nil, where .. ".huge must be an integer >= 0" end
+    if not is_count(huge) then return nil, where .. ".huge must be an integer >= 0" end
     huge = floor(huge)
   end
   local redirect = opt(r, "redirect")
@@ -200,7 +198,7 @@ function Faults:add(rule)
   local times = opt(rule, "times")
   if times == nil then
     times = #entries
-  elseif not is_integer(times) then
+  elseif not is_count(times) then
     return nil, "times must be an integer >= 0"
   end
   local id = self.next_id + 1

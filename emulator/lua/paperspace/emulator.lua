@@ -23,53 +23,24 @@ local socket = require("socket")
 local http = require("paperspace.emulator.http")
 local app_mod = require("paperspace.emulator.app")
 
-local floor, format = math.floor, string.format
+local format = string.format
 
 local M = {}
 
 --- Library version of the emulator.
 M._VERSION = "0.1.0"
 
---- Default options.
--- `port` 0 lets the OS choose a free port; `members` seeds user-1..user-N;
--- `secrets` seeds NAME = value pairs; `max_records` caps the request log.
-M.DEFAULTS = {
-  host = "127.0.0.1", port = 0, api_key = "test-key", paged = false,
-  page_size = 20, style = "spec", latency = 0, members = 5, secrets = {},
-  logged_out = false, max_records = 10000,
-}
+--- Default options (see `new`).
+M.DEFAULTS = app_mod.DEFAULTS
 
-local function is_integer(v)
-  return type(v) == "number" and v == floor(v) and v >= 0 and v < 2 ^ 53
-end
+-- `start`'s own options, which `new` accepts and ignores so that one table
+-- of options works for both.
+local START_OPTIONS = { lua = true, start_timeout = true, control_timeout = true }
 
--- Everything `new` accepts besides the live options.
-local other_checks = {
-  host = function(v) return type(v) == "string" and v ~= "", "host must be a string" end,
-  port = function(v) return is_integer(v) and v <= 65535, "port must be an integer between 0 and 65535" end,
-  members = function(v) return is_integer(v), "members must be an integer >= 0" end,
-  max_records = function(v) return is_integer(v) and v >= 1, "max_records must be an integer >= 1" end,
-  secrets = function(v)
-    if type(v) ~= "table" then return false, "secrets must be a table of name = value" end
-    for k, val in pairs(v) do
-      if type(k) ~= "string" or k == "" or type(val) ~= "string" then
-        return false, "secrets must map non-empty names to string values"
-      end
-    end
-    return true
-  end,
-  watch_stdin = function(v) return type(v) == "boolean", "watch_stdin must be a boolean" end,
-  -- Only meaningful for `start`; accepted (and ignored) here so the same
-  -- options table works for both.
-  lua = function() return true end,
-  start_timeout = function() return true end,
-  control_timeout = function() return true end,
-}
-
-local function option(opts, k)
-  local v = opts[k]
-  if v == nil or v == cjson.null then return M.DEFAULTS[k] end
-  return v
+-- Every error the module raises goes through here, to be named after it;
+-- `level` counts as `error`'s does, from the function that calls `raise`.
+local function raise(msg, level)
+  error("paperspace.emulator: " .. msg, (level or 1) + 1)
 end
 
 ---------------------------------------------------------------------------
@@ -99,36 +70,18 @@ end
 -- @raise on invalid options or when the port cannot be bound
 function M.new(opts)
   opts = opts or {}
-  if type(opts) ~= "table" then error("paperspace.emulator: options must be a table", 2) end
-  local config, err = app_mod.check_config(opts, true)
-  if not config then error("paperspace.emulator: " .. err, 2) end
-  for k, v in pairs(app_mod.CONFIG_DEFAULTS) do
-    if config[k] == nil then config[k] = v end
-  end
-  for k, v in pairs(opts) do
-    local check = other_checks[k]
-    if check then
-      if v ~= cjson.null then
-        local ok, msg = check(v)
-        if not ok then error("paperspace.emulator: " .. msg, 2) end
-      end
-    elseif app_mod.CONFIG_DEFAULTS[k] == nil then
-      error("paperspace.emulator: unknown option " .. tostring(k), 2)
-    end
-  end
-  local secrets = {}
-  for k, v in pairs(option(opts, "secrets")) do secrets[k] = v end
+  if type(opts) ~= "table" then raise("options must be a table", 2) end
+  local config, setup = app_mod.check_options(opts, START_OPTIONS)
+  if not config then raise(setup, 2) end
   local app = app_mod.new({
     config = config,
-    seed = { members = floor(option(opts, "members")), secrets = secrets },
-    max_records = floor(option(opts, "max_records")),
+    seed = { members = setup.members, secrets = setup.secrets },
+    max_records = setup.max_records,
   })
-  local ok, server = pcall(http.new, {
-    host = option(opts, "host"), port = floor(option(opts, "port")), app = app,
-  })
-  if not ok then error("paperspace.emulator: " .. tostring(server), 2) end
+  local server, err = http.new({ host = setup.host, port = setup.port, app = app })
+  if not server then raise(err, 2) end
   app.server = server
-  if opts.watch_stdin then server:watch(stdin_watch, on_stdin) end
+  if setup.watch_stdin then server:watch(stdin_watch, on_stdin) end
   return setmetatable({
     app = app, server = server, host = server.host, port = server.port, api_key = config.api_key,
   }, Emulator)
@@ -180,7 +133,7 @@ end
 -- @raise on an invalid rule
 function Emulator:fault(rule)
   local id, err = self.app:add_fault(rule)
-  if not id then error("paperspace.emulator: " .. err, 2) end
+  if not id then raise(err, 2) end
   return id
 end
 
@@ -207,7 +160,7 @@ end
 -- @raise on invalid options
 function Emulator:configure(opts)
   local config, err = self.app:configure(opts)
-  if not config then error("paperspace.emulator: " .. err, 2) end
+  if not config then raise(err, 2) end
   self.api_key = config.api_key
   return config
 end
@@ -270,14 +223,14 @@ local Handle = {}
 Handle.__index = Handle
 
 local function control(self, method, path, body)
-  if self.stopped then error("paperspace.emulator: the emulator has been stopped", 3) end
+  if self.stopped then raise("the emulator has been stopped", 3) end
   local payload = body ~= nil and cjson.encode(body) or ""
   local sock = socket.tcp()
   sock:settimeout(self.control_timeout)
   local ok, err = sock:connect(self.host, self.port)
   if not ok then
     sock:close()
-    error(format("paperspace.emulator: cannot reach the emulator at %s: %s", self.url, tostring(err)), 3)
+    raise(format("cannot reach the emulator at %s: %s", self.url, tostring(err)), 3)
   end
   sock:send(method .. " " .. path .. " HTTP/1.1\r\nHost: " .. self.host .. ":" .. self.port ..
     "\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: " .. #payload ..
@@ -296,14 +249,14 @@ local function control(self, method, path, body)
   if status and length > 0 then resp, err = sock:receive(length) end
   sock:close()
   if not status or not resp then
-    error(format("paperspace.emulator: %s %s failed: %s", method, path, tostring(err)), 3)
+    raise(format("%s %s failed: %s", method, path, tostring(err)), 3)
   end
   local okd, decoded = pcall(cjson.decode, resp)
   if status ~= 200 then
     local msg = okd and type(decoded) == "table" and decoded.message or resp
-    error(format("paperspace.emulator: %s %s failed (%d): %s", method, path, status, tostring(msg)), 3)
+    raise(format("%s %s failed (%d): %s", method, path, status, tostring(msg)), 3)
   end
-  if not okd then error("paperspace.emulator: invalid control response: " .. resp, 3) end
+  if not okd then raise("invalid control response: " .. resp, 3) end
   return integers(decoded)
 end
 
@@ -415,11 +368,11 @@ function M.start(opts)
   opts = opts or {}
   local child = {}
   for k, v in pairs(opts) do
-    if k ~= "lua" and k ~= "start_timeout" and k ~= "control_timeout" then child[k] = v end
+    if not START_OPTIONS[k] then child[k] = v end
   end
   if child.secrets and next(child.secrets) == nil then child.secrets = nil end
   local ok, json = pcall(cjson.encode, child)
-  if not ok then error("paperspace.emulator: options cannot be sent to the child: " .. tostring(json), 2) end
+  if not ok then raise("options cannot be sent to the child: " .. tostring(json), 2) end
   local lua = opts.lua or M.interpreter()
   local tmp = os.tmpname()
   local setup = format("package.path=%q package.cpath=%q", package.path, package.cpath)
@@ -433,7 +386,7 @@ function M.start(opts)
   local pipe = io.popen(cmd, "w")
   if not pipe then
     os.remove(tmp)
-    error("paperspace.emulator: cannot run " .. lua, 2)
+    raise("cannot run " .. lua, 2)
   end
   local deadline = socket.gettime() + (opts.start_timeout or 10)
   local line
@@ -457,7 +410,7 @@ function M.start(opts)
     else
       why = line:gsub("^error: ", "")
     end
-    error(format("paperspace.emulator: could not start the emulator with %s: %s", lua, why), 2)
+    raise(format("could not start the emulator with %s: %s", lua, why), 2)
   end
   local host, port = url:match("^http://([^:/]+):(%d+)")
   local handle = setmetatable({
@@ -477,7 +430,6 @@ end
 
 -- Command line ------------------------------------------------------------
 
--- Usage text of the command line.
 local USAGE = [[
 Usage: paperspace-emulator [options]
        paperspace-emulator [options] run SCRIPT.lua [ARG ...]
@@ -568,14 +520,6 @@ function M.parse_args(argv)
   return opts
 end
 
--- The command that started this Lua (arg[-1], or further down when the
--- interpreter was given options, as LuaRocks' wrappers do).
-local function interpreter()
-  local i = -1
-  while arg and arg[i - 1] do i = i - 1 end
-  return arg and arg[i] or "lua"
-end
-
 --- Runs `argv[1]` with the arguments that follow it against an emulator
 -- started with `opts`, in a child process of the same Lua with this
 -- process's module paths. Returns the script's exit status.
@@ -589,7 +533,7 @@ function M.run_script(opts, argv)
     "PAPERSPACE_API_KEY=" .. shell_quote(emu.api_key),
     "LUA_PATH=" .. shell_quote(package.path),
     "LUA_CPATH=" .. shell_quote(package.cpath),
-    shell_quote(interpreter()),
+    shell_quote(M.interpreter()),
   }
   for i = 1, argv.n or #argv do words[#words + 1] = shell_quote(argv[i]) end
   local ok, how, code = os.execute(table.concat(words, " "))

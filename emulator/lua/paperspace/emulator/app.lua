@@ -25,20 +25,24 @@ local CONTROL_PREFIX_LEN = #CONTROL_PREFIX
 local NO_ARGS = setmetatable({}, { __newindex = function() error("read-only", 2) end })
 
 ---------------------------------------------------------------------------
--- Options that can change while the emulator runs
+-- Options: this table owns their defaults and their checks
 ---------------------------------------------------------------------------
 
-local function is_integer(v)
-  return type(v) == "number" and v == floor(v) and v > -2 ^ 53 and v < 2 ^ 53
+local is_count = http.is_count
+
+-- Each check returns the value to keep, or nil and what is wrong.
+local function boolean(name)
+  return function(v)
+    if type(v) ~= "boolean" then return nil, name .. " must be a boolean" end
+    return v
+  end
 end
 
+-- The options `configure` can change while the emulator runs.
 local config_checks = {
-  paged = function(v)
-    if type(v) ~= "boolean" then return nil, "paged must be a boolean" end
-    return v
-  end,
+  paged = boolean("paged"),
   page_size = function(v)
-    if not is_integer(v) or v < 1 or v > api_mod.MAX_LIMIT then
+    if not is_count(v) or v < 1 or v > api_mod.MAX_LIMIT then
       return nil, "page_size must be an integer between 1 and " .. api_mod.MAX_LIMIT
     end
     return floor(v)
@@ -57,10 +61,39 @@ local config_checks = {
     if type(v) ~= "string" or v == "" then return nil, "api_key must be a non-empty string" end
     return v
   end,
-  logged_out = function(v)
-    if type(v) ~= "boolean" then return nil, "logged_out must be a boolean" end
+  logged_out = boolean("logged_out"),
+}
+
+-- The options fixed when the emulator is made: where it listens, its seed.
+local setup_checks = {
+  host = function(v)
+    if type(v) ~= "string" or v == "" then return nil, "host must be a string" end
     return v
   end,
+  port = function(v)
+    if not is_count(v) or v > 65535 then return nil, "port must be an integer between 0 and 65535" end
+    return floor(v)
+  end,
+  members = function(v)
+    if not is_count(v) then return nil, "members must be an integer >= 0" end
+    return floor(v)
+  end,
+  max_records = function(v)
+    if not is_count(v) or v < 1 then return nil, "max_records must be an integer >= 1" end
+    return floor(v)
+  end,
+  secrets = function(v)
+    if type(v) ~= "table" then return nil, "secrets must be a table of name = value" end
+    local copy = {}
+    for k, val in pairs(v) do
+      if type(k) ~= "string" or k == "" or type(val) ~= "string" then
+        return nil, "secrets must map non-empty names to string values"
+      end
+      copy[k] = val
+    end
+    return copy
+  end,
+  watch_stdin = boolean("watch_stdin"),
 }
 
 --- Names of the options `configure` accepts.
@@ -72,27 +105,58 @@ M.CONFIG_DEFAULTS = {
   latency = 0, logged_out = false,
 }
 
---- Check a partial set of live options.
--- @tparam table t options (only keys of `CONFIG_KEYS`, unless `allow_other`)
--- @tparam ?boolean allow_other ignore unknown keys instead of failing
--- @treturn ?table normalized copy, or nil
--- @treturn ?string error message
-function M.check_config(t, allow_other)
+--- Default values of every option of `emulator.new`: the live ones, and
+-- `port` 0 (the OS chooses a free port), `members` (user-1..user-N),
+-- `secrets` (NAME = value), `max_records` (the request log's cap).
+M.DEFAULTS = {
+  host = "127.0.0.1", port = 0, members = 5, secrets = {}, max_records = 10000, watch_stdin = false,
+}
+for k, v in pairs(M.CONFIG_DEFAULTS) do M.DEFAULTS[k] = v end
+
+-- The live options in `t` and, `with_setup`, the fixed ones, checked and
+-- apart; JSON null (from the control plane) counts as unset.
+local function check_options(t, with_setup, ignore)
   if type(t) ~= "table" or t[1] ~= nil then return nil, "options must be an object" end
-  local out = {}
+  local config, setup = {}, {}
   for k, v in pairs(t) do
-    local check = config_checks[k]
+    local into, check = config, config_checks[k]
+    if not check and with_setup then into, check = setup, setup_checks[k] end
     if check then
       if v ~= cjson.null then
         local value, err = check(v)
         if value == nil then return nil, err end
-        out[k] = value
+        into[k] = value
       end
-    elseif not allow_other then
+    elseif not (ignore and ignore[k]) then
       return nil, "unknown option " .. tostring(k)
     end
   end
-  return out
+  return config, setup
+end
+
+--- Check a partial set of live options.
+-- @tparam table t options (only keys of `CONFIG_KEYS`)
+-- @treturn ?table normalized copy, or nil
+-- @treturn ?string error message
+function M.check_config(t)
+  local config, err = check_options(t, false)
+  if not config then return nil, err end
+  return config
+end
+
+--- Check the options of `emulator.new` and fill in the defaults.
+-- @tparam table t options
+-- @tparam ?table ignore names of options accepted and left out (`start`'s own)
+-- @treturn ?table the live options, complete, or nil
+-- @treturn table|string the fixed ones, complete, or the error message
+function M.check_options(t, ignore)
+  local config, setup = check_options(t, true, ignore)
+  if not config then return nil, setup end
+  for k, v in pairs(M.DEFAULTS) do
+    local into = config_checks[k] and config or setup
+    if into[k] == nil then into[k] = v end
+  end
+  return config, setup
 end
 
 ---------------------------------------------------------------------------

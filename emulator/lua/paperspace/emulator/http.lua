@@ -1,8 +1,10 @@
 --- HTTP/1.1 server core of the Paperspace API emulator.
 --
 -- One `socket.select` loop drives every connection: sockets are non-blocking,
--- connections are kept alive and may pipeline requests, responses can be
--- delayed with timers and large bodies are streamed as the peer drains them.
+-- connections are kept alive and answer one request at a time (no client of
+-- the API pipelines: bytes sent before an answer close the connection after
+-- it), responses can be delayed with timers and large bodies are streamed as
+-- the peer drains them.
 -- The server knows nothing about the API; it hands each complete request to an
 -- application object (`app:handle(conn, req)`), which answers through
 -- `server:respond`, `server:deliver` or `server:deliver_later`.
@@ -53,6 +55,14 @@ local status_lines = setmetatable({}, { __index = function(t, status)
   t[status] = line
   return line
 end })
+
+--- Whether `v` is a whole number >= 0 that a double holds exactly (a
+-- port, a count, a status): the one check every option of the emulator uses.
+-- @param v any value
+-- @treturn boolean
+function M.is_count(v)
+  return type(v) == "number" and v == floor(v) and v >= 0 and v < 2 ^ 53
+end
 
 ---------------------------------------------------------------------------
 -- Percent-decoding and query strings
@@ -198,21 +208,24 @@ Server.__index = Server
 -- @tparam table opts `host` (default "127.0.0.1"), `port` (0 = any free port),
 --   `app` (object with `handle(app, conn, req)`), `max_body`, `max_connections`,
 --   `backlog`
--- @treturn table server
+-- @treturn ?table server, or nil
+-- @treturn ?string why it cannot listen
 function M.new(opts)
   local host = opts.host or "127.0.0.1"
-  local listener = assert(socket.tcp())
+  local listener, err = socket.tcp()
+  if not listener then return nil, "cannot make a socket: " .. tostring(err) end
   listener:setoption("reuseaddr", true)
-  local ok, err = listener:bind(host, opts.port or 0)
+  local ok
+  ok, err = listener:bind(host, opts.port or 0)
   if not ok then
     listener:close()
-    error(format("cannot listen on %s:%s: %s", host, tostring(opts.port or 0), tostring(err)), 0)
+    return nil, format("cannot listen on %s:%s: %s", host, tostring(opts.port or 0), tostring(err))
   end
   -- A deep backlog lets hundreds of clients connect at once without SYN retries.
   ok, err = listener:listen(opts.backlog or 1024)
   if not ok then
     listener:close()
-    error("cannot listen: " .. tostring(err), 0)
+    return nil, "cannot listen: " .. tostring(err)
   end
   listener:settimeout(0)
   local _, port = listener:getsockname()
@@ -494,7 +507,6 @@ function Server:deliver(c, req, resp)
 end
 
 --- Send a response after `delay` seconds without blocking other connections.
--- The connection reads no further pipelined request until then.
 -- @tparam table c connection
 -- @tparam table req request being answered
 -- @tparam table resp response description (see `deliver`)
@@ -584,16 +596,6 @@ local request_mt = { __index = function(req, k)
   end
 end }
 
-local function maybe_continue(self, c, req)
-  if not c.continue_sent and req.version == "1.1" then
-    local expect = header(req, "expect")
-    if expect and lower(expect) == "100-continue" then
-      c.continue_sent = true
-      queue(self, c, "HTTP/1.1 100 Continue\r\n\r\n")
-    end
-  end
-end
-
 local function parse_request(self, c)
   local buf = c.buf
   local req = c.pending
@@ -601,7 +603,7 @@ local function parse_request(self, c)
     if buf == "" then return nil end
     local b1 = byte(buf, 1)
     if b1 == 13 or b1 == 10 then
-      -- Stray CRLFs between pipelined requests are allowed.
+      -- Empty lines before a request line are ignored (RFC 9112, 2.2).
       local s = find(buf, "[^\r\n]")
       if not s then c.buf = "" return nil end
       buf = sub(buf, s)
@@ -667,7 +669,6 @@ local function parse_request(self, c)
     local body, nxt = dechunk(buf)
     if body == nil then
       if #buf > self.max_body then reject(self, c, 413, "Request body too large") return nil end
-      maybe_continue(self, c, req)
       return nil
     end
     if body == false then reject(self, c, 400, "Malformed chunked body") return nil end
@@ -679,10 +680,7 @@ local function parse_request(self, c)
       req.body = ""
     else
       local have = #buf
-      if have < n then
-        maybe_continue(self, c, req)
-        return nil
-      end
+      if have < n then return nil end
       if have == n then
         req.body = buf
         c.buf = ""
@@ -693,7 +691,11 @@ local function parse_request(self, c)
     end
   end
   c.pending = nil
-  c.continue_sent = false
+  if c.buf ~= "" then
+    -- The next request before this one's answer: answer this one and close.
+    c.buf = ""
+    req.keep_alive = false
+  end
   return req
 end
 
@@ -701,20 +703,31 @@ local function report(err)
   io.stderr:write("paperspace-emulator: ", tostring(err), "\n")
 end
 
---- Parse and dispatch every complete request buffered on `c`, one at a time.
+--- Dispatch the request buffered on `c` once it is complete.
 -- @tparam table c connection
 function Server:process(c)
-  local app = self.app
-  while not c.busy and not c.closing and not c.closed do
+  if c.closing or c.closed then return end
+  if c.busy then
+    -- Bytes before the answer to the request in flight: it is answered, then
+    -- the connection closes (whether its head is already sent or not).
+    if c.buf ~= "" then
+      c.buf = ""
+      c.req.keep_alive = false
+      c.close_after_write = true
+    end
+  else
     local req = parse_request(self, c)
-    if not req then break end
-    c.busy = true
-    local ok, err = pcall(app.handle, app, c, req)
-    if not ok then
-      report(err)
-      if c.busy and not c.closed then
-        self:respond(c, req, 500, '{"code":"INTERNAL","message":"emulator error"}',
-          "application/json", nil, nil)
+    if req then
+      c.busy = true
+      c.req = req
+      local app = self.app
+      local ok, err = pcall(app.handle, app, c, req)
+      if not ok then
+        report(err)
+        if c.busy and not c.closed then
+          self:respond(c, req, 500, '{"code":"INTERNAL","message":"emulator error"}',
+            "application/json", nil, nil)
+        end
       end
     end
   end
@@ -784,7 +797,7 @@ local function accept_all(self)
       sock = s, id = id, buf = "", wbuf = nil, wpos = 0,
       busy = false, closing = false, closed = false, eof = false,
       close_after_write = false, stream_left = 0, stream_tail = nil,
-      streaming = false, pending = nil, continue_sent = false,
+      streaming = false, pending = nil, req = nil,
     }
     self.conns[s] = c
     self.nconns = self.nconns + 1
@@ -802,8 +815,8 @@ local function run_timers(self, now)
       if not ok then
         report(err)
         self:close_conn(c)
-      elseif not c.busy and not c.closed then
-        self:process(c)
+      elseif c.eof and not c.busy and not c.wbuf and not c.closed then
+        self:close_conn(c)
       end
     end
   end
@@ -839,7 +852,6 @@ function Server:step(timeout)
     local c = conns[s]
     if c then
       flush(self, c)
-      if not c.busy and not c.closed and c.buf ~= "" then self:process(c) end
       if c.eof and not c.busy and not c.wbuf and not c.closed then self:close_conn(c) end
     end
   end
