@@ -132,7 +132,7 @@ sanitize: test-deps check-deps
 # natively). Lua's own state may be left "still reachable" at exit; definite
 # and indirect leaks, and every other error, fail the run.
 VALGRIND       ?= valgrind
-VALGRIND_FLAGS  = --tool=memcheck --leak-check=full --errors-for-leak-kinds=definite,indirect \
+VALGRIND_FLAGS  = -q --tool=memcheck --leak-check=full --errors-for-leak-kinds=definite,indirect \
                   --show-leak-kinds=definite,indirect --error-exitcode=99 --trace-children=no \
                   --num-callers=40 --keep-debuginfo=yes $(if $(wildcard valgrind.supp),--suppressions=valgrind.supp)
 
