@@ -17,7 +17,7 @@ end
 local function read(path)
   local f = io.open(path, "rb")
   if not f then return nil end
-  local s = f:read("a")
+  local s = f:read("*a")
   f:close()
   return s
 end
@@ -29,10 +29,7 @@ local function write(path, text)
   return path
 end
 
-local function sh(cmd)
-  local ok, how, code = os.execute(cmd)
-  return ok == true and how == "exit" and code == 0
-end
+local sh = helpers.execute
 
 -- Every secret value a test used: none may ever be printed.
 local values = {}
@@ -95,7 +92,7 @@ local function run(args, opts)
                         q(dir), opts.tty_delay or "0.5", q(stdin), table.concat(env, " "),
                         q(q(bin) .. " " .. args), q(dir .. "/out"), q(dir .. "/err"))
   end
-  local _, _, code = os.execute(cmd)
+  local code = helpers.exit_code(cmd)
   local r = { out = read(dir .. "/out") or "", err = read(dir .. "/err") or "", code = code }
   assert_secret_free(r.out, "stdout of `paperspace " .. args .. "`")
   assert_secret_free(r.err, "stderr of `paperspace " .. args .. "`")
@@ -705,7 +702,7 @@ describe("paperspace on Lua 5.1 and LuaJIT (from the source tree)", function()
       local function cmd(args, stdin)
         local r = {}
         local out = dir .. "/compat.out"
-        local _, _, code = os.execute(string.format(
+        local code = helpers.exit_code(string.format(
           "env -i PATH=%s HOME=%s PAPERSPACE_API_URL=%s LUA_CPATH='build/compat-%s/?.so;;' %s bin/paperspace %s "
           .. "<%s >%s 2>&1", q(os.getenv("PATH")), q(home), q(e.url), lua, lua, args,
           stdin and q(write(dir .. "/compat.in", stdin)) or "/dev/null", q(out)))
@@ -806,7 +803,7 @@ describe("the generated files", function()
       COMP_WORDS=(paperspace secrets sy); COMP_CWORD=2; _paperspace; echo "${COMPREPLY[*]}"
       COMP_WORDS=(paperspace secrets sync --pr); COMP_CWORD=3; _paperspace; echo "${COMPREPLY[*]}"
       complete -p paperspace']]))
-    local out = p:read("a")
+    local out = p:read("*a")
     p:close()
     local commands, options, spec = out:match("^([^\n]*)\n([^\n]*)\n([^\n]*)\n$")
     assert.equal("sync", commands)

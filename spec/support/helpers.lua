@@ -60,6 +60,16 @@ function helpers.execute(cmd)
   return ok == true and (how == nil or how == "exit") and (code == nil or code == 0)
 end
 
+--- Runs a shell command without capturing it; returns its exit status
+-- (128 + the signal's number when a signal ended it), on every Lua.
+function helpers.exit_code(cmd)
+  local a, how, code = os.execute(cmd)
+  if type(a) == "number" then -- Lua 5.1 and LuaJIT: the wait status
+    return a % 256 == 0 and math.floor(a / 256) or 128 + a % 128
+  end
+  return how == "signal" and 128 + code or code
+end
+
 --- Waits up to `seconds` for something to accept connections on
 -- 127.0.0.1:`port`; returns whether it did.
 function helpers.wait_for_port(port, seconds)
