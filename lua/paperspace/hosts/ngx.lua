@@ -73,9 +73,9 @@ local UNWIND = setmetatable({}, { __tostring = function() return "paperspace: ta
 local Scheduler = {}
 Scheduler.__index = Scheduler
 
-local Task = {}
-Task.__index = Task
-Task.__name = "paperspace.task"
+-- done(), result() and cancel() are the plain scheduler's: cancel() reaches
+-- this scheduler through task.scheduler.
+local Task = plain.Task
 
 -- The request's own thread (not a spawned task): calls made there.
 local REQUEST = { request = true }
@@ -458,23 +458,6 @@ end
 -- @local
 function Scheduler:run(done)
   return self.plain:run(done)
-end
-
---- Whether the task has finished (or was cancelled).
-function Task:done()
-  return self.finished == true
-end
-
---- What the task's function returned, once it is done.
-function Task:result()
-  if not self.finished then error("paperspace: the task has not finished", 2) end
-  if self.raised then error(self.raised, 0) end
-  return unpack(self.results, 1, self.results.n)
-end
-
---- Stops the task; its result becomes `nil, err` with `err.kind == "cancelled"`.
-function Task:cancel()
-  self.scheduler:cancel(self)
 end
 
 M._driver = driver -- for the specs: whether the driver runs
