@@ -5,29 +5,11 @@
 -- the API key or a secret value.
 local cjson = require "cjson"
 local helpers = require "spec.support.helpers"
+local read, write, q = helpers.read, helpers.write, helpers.quote
 
 -- Distinctive, so that finding them in output cannot be a coincidence.
 local KEY = "psk-cli-key-7f3e9a1c5b"
 local OTHER_KEY = "psk-cli-other-2d8b4e6f"
-
-local function q(s)
-  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
-end
-
-local function read(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local s = f:read("*a")
-  f:close()
-  return s
-end
-
-local function write(path, text)
-  local f = assert(io.open(path, "wb"))
-  f:write(text)
-  f:close()
-  return path
-end
 
 local sh = helpers.execute
 
@@ -732,7 +714,7 @@ describe("paperspace on Lua 5.1 and LuaJIT (from the source tree)", function()
 end)
 
 describe("paperspace (installed) against Prism (the API description)", function()
-  local prism = require "support.prism"
+  local prism = require "spec.support.prism"
   local server
 
   setup(function()

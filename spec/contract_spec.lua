@@ -15,7 +15,7 @@
 -- assertions cannot pass vacuously.
 
 local cjson = require "cjson"
-local prism = require "support.prism"
+local prism = require "spec.support.prism"
 
 local TEAM = "t1"
 local PAGE = { limit = 10, after = "cursor-1", order_by = "name", order = "asc" }

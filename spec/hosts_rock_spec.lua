@@ -3,36 +3,12 @@
 -- hosts: Neovim's LuaJIT and nginx's lua-nginx-module, each against the
 -- emulator, from the installed tree alone (not from the clone).
 local helpers = require "spec.support.helpers"
+local read, write, tmpdir, quote = helpers.read, helpers.write, helpers.tmpdir, helpers.quote
 
 local MODULES = { "/usr/lib/nginx/modules/ndk_http_module.so", "/usr/lib/nginx/modules/ngx_http_lua_module.so" }
 local LIMIT = 60 -- seconds a host may take (valgrind and a loaded machine included)
 
-local function quote(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
-
--- Commands run without make sanitize's preloaded runtime, which neither
--- luarocks' compiler nor nginx nor nvim were built for.
-local function native(cmd) return helpers.run("unset LD_PRELOAD; " .. cmd) end
-
-local function write(path, s)
-  local f = assert(io.open(path, "w"))
-  f:write(s)
-  f:close()
-end
-
-local function read(path)
-  local f = io.open(path)
-  if not f then return nil end
-  local s = f:read("*a")
-  f:close()
-  return s
-end
-
-local function tmpdir()
-  local d = os.tmpname()
-  os.remove(d)
-  assert(os.execute("mkdir -p " .. quote(d)))
-  return d
-end
+local native = helpers.native
 
 describe("the rock built for Lua 5.1", function()
   local work, tree, etc, emu, lpath, cpath

@@ -3,27 +3,8 @@
 -- run` runs a script with arguments against the emulator, from a clone and
 -- from the installed rock, with no LUA_PATH set.
 local helpers = require "spec.support.helpers"
+local read, write, tmpdir = helpers.read, helpers.write, helpers.tmpdir
 local run = helpers.run
-
-local function read(path)
-  local f = assert(io.open(path))
-  local s = f:read("*a")
-  f:close()
-  return s
-end
-
-local function write(path, s)
-  local f = assert(io.open(path, "w"))
-  f:write(s)
-  f:close()
-end
-
-local function tmpdir()
-  local p = os.tmpname()
-  os.remove(p)
-  assert(run("mkdir -p '" .. p .. "'"))
-  return p
-end
 
 -- The shell block right after the "## Install" heading, as lines.
 local function install_lines()

@@ -3,12 +3,11 @@
 -- client:poll, the example plugin's commands work, :checkhealth reports.
 -- Every nvim run is bounded by `timeout`: a hang fails, it does not stall.
 local helpers = require "spec.support.helpers"
+local quote = helpers.quote
 
 local REPO = assert(io.popen("pwd")):read("*l")
 local CORE = "build/luajit/paperspace/core.so"
 local LIMIT = 60 -- seconds an nvim run may take (valgrind and a loaded machine included)
-
-local function quote(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
 
 local have_nvim = select(2, helpers.run("command -v nvim")) and
                   select(2, helpers.run("pkg-config --exists luajit"))

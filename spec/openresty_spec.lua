@@ -2,41 +2,23 @@
 -- configuration and prefix in a temporary directory, 127.0.0.1 only, one
 -- worker), against the emulator. The core is the LuaJIT build
 -- (build/luajit), made here if it is missing.
-local helpers = require "support.helpers"
+local helpers = require "spec.support.helpers"
+local read, write, shell_quote = helpers.read, helpers.write, helpers.quote
 local socket = require "socket"
 
 local MODULES = { "/usr/lib/nginx/modules/ndk_http_module.so", "/usr/lib/nginx/modules/ngx_http_lua_module.so" }
 local INSTALL = "install nginx, libnginx-mod-http-lua, lua-resty-core and lua-resty-lrucache " ..
                 "(scripts/install-deps --test does)"
 
--- nginx, curl and make run without a preloaded sanitizer runtime (make
--- sanitize preloads one into every process): none of them is built for it,
--- and curl hangs under it. The core nginx loads is the plain LuaJIT build.
-local function native(cmd)
-  return helpers.run("unset LD_PRELOAD; {\n" .. cmd .. "\n}")
-end
+-- nginx, curl and make run without a preloaded sanitizer runtime; the core
+-- nginx loads is the plain LuaJIT build.
+local native = helpers.native
 
 local function file_exists(path)
   local f = io.open(path)
   if f then f:close() end
   return f ~= nil
 end
-
-local function read(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local s = f:read("*a")
-  f:close()
-  return s
-end
-
-local function write(path, s)
-  local f = assert(io.open(path, "wb"))
-  assert(f:write(s))
-  f:close()
-end
-
-local function shell_quote(s) return "'" .. s:gsub("'", "'\\''") .. "'" end
 
 -- The module the locations use: one client per worker, made at first use.
 local APP = [[

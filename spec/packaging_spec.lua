@@ -5,15 +5,10 @@
 local emulator = require "paperspace.emulator"
 
 local helpers = require "spec.support.helpers"
+local write = helpers.write
 local run = helpers.run
 
 local LIBRARY, EMULATOR = "lua-paperspace-0.1.0-1.rockspec", "lua-paperspace-emulator-0.1.0-1.rockspec"
-
-local function write(path, s)
-  local f = assert(io.open(path, "w"))
-  f:write(s)
-  f:close()
-end
 
 describe("the rock", function()
   local tree, emu, made, made_ok

@@ -3,14 +3,8 @@
 -- per-Lua runner names each Lua and ends with the overall line, the license
 -- and the changelog are there.
 local helpers = require "spec.support.helpers"
+local read = helpers.read
 local run = helpers.run
-
-local function read(path)
-  local f = assert(io.open(path))
-  local s = f:read("*a")
-  f:close()
-  return s
-end
 
 local function load_rockspec(path)
   local env = {}

@@ -8,6 +8,7 @@
 -- and gets a test of its own that checks a reason is given: each one is
 -- listed in the output, none is skipped silently.
 local helpers = require "spec.support.helpers"
+local read = helpers.read
 
 -- The documentation: the README, the changelog, docs/ and any Markdown
 -- under examples/.
@@ -47,13 +48,6 @@ local function blocks(text)
     i = i + 1
   end
   return found
-end
-
-local function read(path)
-  local f = assert(io.open(path))
-  local s = f:read("*a")
-  f:close()
-  return s
 end
 
 describe("the documentation's Lua blocks", function()

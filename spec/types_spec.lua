@@ -3,14 +3,8 @@
 -- time included), of teams, members, secrets, errors and tasks, and nothing
 -- that does not exist.
 local helpers = require "spec.support.helpers"
+local read = helpers.read
 local paperspace = require "paperspace"
-
-local function read(path)
-  local f = assert(io.open(path))
-  local s = f:read("*a")
-  f:close()
-  return s
-end
 
 -- class -> { method = true } from `function Class:method(` lines.
 local function annotated()

@@ -41,6 +41,36 @@ function helpers.use_emulator(emu_opts, client_opts, bind)
   busted.after_each(function() client:close() end)
 end
 
+--- A string quoted for the shell, as one word.
+function helpers.quote(s)
+  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
+end
+
+--- The contents of the file at `path`, or nil when it cannot be read.
+function helpers.read(path)
+  local f = io.open(path, "rb")
+  if not f then return nil end
+  local s = f:read("*a")
+  f:close()
+  return s
+end
+
+--- Writes `s` to the file at `path`; returns the path.
+function helpers.write(path, s)
+  local f = assert(io.open(path, "wb"))
+  assert(f:write(s))
+  f:close()
+  return path
+end
+
+--- A new empty folder under the system's temporary folder.
+function helpers.tmpdir()
+  local d = os.tmpname()
+  os.remove(d)
+  assert(helpers.execute("mkdir -p " .. helpers.quote(d)), "could not make " .. d)
+  return d
+end
+
 --- Runs a shell command; returns its output (stderr too) and whether it
 -- exited with 0. The status is read from the output, as Lua 5.1's
 -- `close` of a pipe does not give it.
@@ -50,6 +80,13 @@ function helpers.run(cmd)
   p:close()
   local code = tonumber(out:match("<exit:(%d+)>\n?$"))
   return out:gsub("<exit:%d+>\n?$", ""), code == 0
+end
+
+--- helpers.run for programs the host's sanitizer runtime must stay out of:
+-- `make sanitize` preloads it into every process, and nginx, nvim, curl,
+-- make and luarocks' compiler are not built for it (curl hangs under it).
+function helpers.native(cmd)
+  return helpers.run("unset LD_PRELOAD; {\n" .. cmd .. "\n}")
 end
 
 --- Runs a shell command without capturing it; returns whether it exited

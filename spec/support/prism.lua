@@ -1,6 +1,6 @@
 --- Run a Prism mock server of the API description for contract tests.
 --
---     local prism = require "support.prism"
+--     local prism = require "spec.support.prism"
 --     local ok, why = prism.available()          -- false, "... run scripts/install-prism"
 --     local server = assert(prism.start{ spec = "openapi/paperspace-team-auth.yml" })
 --     -- server.url == "http://127.0.0.1:PORT", server.log == path of Prism's output
