@@ -37,6 +37,19 @@ static int core_check_name(lua_State *L) {
     return 1;
 }
 
+/* core.headers(head) -> {name = value}: the header block of a call's
+ * record as a table with lower-case names, repeated headers joined. */
+static int core_headers(lua_State *L) {
+    size_t len;
+    const char *s = luaL_checklstring(L, 1, &len);
+    ps_buf head;
+    head.data = (char *)s; /* only read */
+    head.len = len;
+    head.cap = len + 1;
+    ps_headers_push(L, &head);
+    return 1;
+}
+
 /* core.raise(message): raises it at the first caller outside the library. */
 static int core_raise(lua_State *L) {
     return ps_raise(L, "%s", luaL_checkstring(L, 1));
@@ -70,6 +83,7 @@ static const luaL_Reg core_functions[] = {
     {"new", ps_client_new},
     {"escape", core_escape},
     {"check_name", core_check_name},
+    {"headers", core_headers},
     {"raise", core_raise},
     {"sleep", core_sleep},
     {"now", core_now},
@@ -110,6 +124,9 @@ int luaopen_paperspace_core(lua_State *L) {
     lua_setfield(L, LUA_REGISTRYINDEX, "paperspace.null");
     lua_pushvalue(L, -3);
     lua_setfield(L, LUA_REGISTRYINDEX, "paperspace.decode");
+    lua_pushvalue(L, -2);
+    lua_setfield(L, LUA_REGISTRYINDEX, "paperspace.encode");
+    ps_request_open(L);
     ps_client_open(L);
 
     ps_newtable(L, 0, 12);

@@ -116,14 +116,22 @@ local client = {}
 -- @treturn[opt] table the error object
 
 -- A response the library refuses after the core took it (a page that makes
--- no sense) gets the details of that response, as the core's errors have.
-local function describe_response(self, err)
-  local r = self._core:response(false)
+-- no sense) gets the details of that response, from the call's own record,
+-- as the core's errors have.
+local function describe_response(err, r)
   if r then
     err.status, err.request_id, err.method, err.url, err.path =
       r.status, r.request_id, r.method, r.url, r.path
   end
   return err
+end
+
+-- What `last_response()` and `opts.raw` show of a call's record: the
+-- header block the core kept becomes a table only when asked for.
+local function public_record(r, with_headers)
+  return { status = r.status, request_id = r.request_id, elapsed = r.elapsed, method = r.method,
+           url = r.url, path = r.path,
+           headers = with_headers and r.head and core.headers(r.head) or nil }
 end
 
 --- Makes a client.
@@ -148,8 +156,6 @@ function client.new(opts)
     _sched = scheduler.new(handle),
     _teams = setmetatable({}, { __mode = "v" }),
   }, Client)
-  -- Made once, for the pager: list calls allocate no closure of their own.
-  self._describe = function(err) return describe_response(self, err) end
   return self
 end
 
@@ -196,10 +202,9 @@ local function after_earlier_delete(err, previous, acted)
   return nil, err
 end
 
-local function log_attempt(self, emit, op, attempt, value, err, retry_in)
+local function log_attempt(r, emit, op, attempt, value, err, retry_in)
   local record = { method = op.method, attempt = attempt }
   if value ~= nil then
-    local r = self._core:response(false)
     record.status, record.request_id, record.ms = r.status, r.request_id, (r.elapsed or 0) * 1000
     record.path = r.path
   else
@@ -216,7 +221,9 @@ local function log_attempt(self, emit, op, attempt, value, err, retry_in)
 end
 
 --- One operation: attempts until it succeeds, fails in a way not worth
--- repeating, or has used its retries. Returns value, err, attempts made.
+-- repeating, or has used its retries. Returns value, err, attempts made,
+-- and the last attempt's record (its own, whatever other calls user code
+-- makes meanwhile: the logger's, say).
 local function request(self, op, opts, ...)
   local max_retries = opts and opts.max_retries or self._config.max_retries
   local emit = self._log
@@ -224,29 +231,29 @@ local function request(self, op, opts, ...)
   local task = sched:current() -- inside gather or spawn: start, do not block
   local previous, acted -- the last failed attempt; whether any may have acted
   for attempt = 1, max_retries + 1 do
-    local value, err
+    local value, err, record
     if task then
-      value, err = sched:call(task, op.name, ...)
+      value, err, record = sched:call(task, op.name, ...)
     else
-      value, err = self._core:call(op.name, ...)
+      value, err, record = self._core:call(op.name, ...)
     end
     if value ~= nil then
-      if emit then log_attempt(self, emit, op, attempt, value) end
-      return value, nil, attempt
+      if emit then log_attempt(record, emit, op, attempt, value) end
+      return value, nil, attempt, record
     end
     err.attempts = attempt
     if previous and op.method == "DELETE" and err.kind == "not_found" then
-      if emit then log_attempt(self, emit, op, attempt, nil, err) end
+      if emit then log_attempt(record, emit, op, attempt, nil, err) end
       value, err = after_earlier_delete(err, previous, acted)
-      return value, err, attempt
+      return value, err, attempt, record
     end
     err.retryable = retry.should_retry(err, op.method)
     if not err.retryable or attempt > max_retries then
-      if emit then log_attempt(self, emit, op, attempt, nil, err) end
-      return nil, err, attempt
+      if emit then log_attempt(record, emit, op, attempt, nil, err) end
+      return nil, err, attempt, record
     end
     local delay = retry.delay(attempt - 1, err.headers)
-    if emit then log_attempt(self, emit, op, attempt, nil, err, delay) end
+    if emit then log_attempt(record, emit, op, attempt, nil, err, delay) end
     if task then sched:sleep(task, delay) else core.sleep(delay) end
     previous, acted = err, acted or may_have_acted(err)
   end
@@ -254,16 +261,17 @@ end
 
 local ERROR_WIRE_FIELDS = { "status", "headers", "request_id", "method", "url", "path" }
 
--- The record `opts.raw` asks for: what the last attempt got on the wire,
--- with the attempts and the time the whole call took. A failure's comes
--- from its error, already scrubbed of secrets.
-local function wire_record(self, err, attempts, started, pages)
+-- The record `opts.raw` asks for: what the last attempt got on the wire
+-- (`record`, the core's for that attempt), with the attempts and the time
+-- the whole call took. A failure's comes from its error, already scrubbed
+-- of secrets.
+local function wire_record(record, err, attempts, started, pages)
   local r
   if err then
     r = {}
     for _, k in ipairs(ERROR_WIRE_FIELDS) do r[k] = err[k] end
   else
-    r = self._core:response() or {}
+    r = record and public_record(record, true) or {}
   end
   r.attempts, r.retries = attempts, attempts - 1
   r.elapsed = core.now() - started
@@ -287,13 +295,15 @@ end
 
 -- Gives results their methods: members and secrets belong to the team named
 -- by the call's first argument.
-local function finish(self, op, team_id, value, err)
+local function finish(self, op, team_id, value, err, record)
+  -- The last call that returned is this one, whatever user code called meanwhile.
+  self._last = record or self._last
   if value == nil then return nil, err end
   if value == core.null then return nil, nil end
   if op.item == "member" or op.item == "secret" then
     -- The core has checked the id by now: the cache needs no second check.
     value, err = team.wrap(self._teams[team_id] or self:team(team_id), op.item, value, op.paged)
-    if err then return nil, describe_response(self, err) end
+    if err then return nil, describe_response(err, record) end
   end
   return value
 end
@@ -308,23 +318,29 @@ local function define(op)
       check_opts(op, opts, nargs, op.name)
       local raw = type(opts) == "table" and opts.raw
       local started = raw and core.now()
-      local value, err, attempts = request(self, op, opts, ...)
+      local value, err, attempts, record = request(self, op, opts, ...)
       if raw then
-        value, err = finish(self, op, (...), value, err)
-        return value, err, wire_record(self, err, attempts, started)
+        value, err = finish(self, op, (...), value, err, record)
+        return value, err, wire_record(record, err, attempts, started)
       end
-      return finish(self, op, (...), value, err)
+      return finish(self, op, (...), value, err, record)
     end
     return
   end
-  -- A list: its path parameters, then opts. Every page is one call.
+  -- A list: its path parameters, then opts. Every page is one call, whose
+  -- record is kept in `args.record` (the list call's own) for describing
+  -- an error the pager or the wrapping makes of that page.
   local function fetcher(self, args, stats)
     return function(page_opts)
       args[nparams + 1] = page_opts
-      local value, err, attempts = request(self, op, page_opts, unpack(args, 1, nparams + 1))
+      local value, err, attempts, record = request(self, op, page_opts, unpack(args, 1, nparams + 1))
+      args.record = record
       if stats then stats.pages, stats.attempts = stats.pages + 1, stats.attempts + attempts end
       return value, err
     end
+  end
+  local function describer(args)
+    return function(err) return describe_response(err, args.record) end
   end
   local function prepare(self, name, iterating, ...)
     check_self(self, name)
@@ -341,10 +357,10 @@ local function define(op)
     local raw = type(opts) == "table" and opts.raw
     local started = raw and core.now()
     local stats = raw and { pages = 0, attempts = 0 }
-    local value, err = finish(self, op, args[1],
-                              pager.collect(fetcher(self, args, stats), opts, self._describe))
+    local value, err = pager.collect(fetcher(self, args, stats), opts, describer(args))
+    value, err = finish(self, op, args[1], value, err, args.record)
     if raw then
-      local r = wire_record(self, err, stats.attempts, started, stats.pages)
+      local r = wire_record(args.record, err, stats.attempts, started, stats.pages)
       r.retries = stats.attempts - stats.pages
       return value, err, r
     end
@@ -357,11 +373,11 @@ local function define(op)
     local ok, msg = pcall(self._core.build, self._core, op.name, unpack(args, 1, nparams + 1))
     if not ok then error((tostring(msg):gsub("'" .. op.name .. "'", "'" .. each .. "'")), 0) end
     local mt = self:team(args[1])._metatables[op.item]
-    local next_item = pager.each(fetcher(self, args), opts, self._describe)
+    local next_item = pager.each(fetcher(self, args), opts, describer(args))
     return function()
       local item = next_item()
-      if item == nil or type(item) == "table" then return item and setmetatable(item, mt) end
-      error(describe_response(self, team.not_an_object(op.item, item)), 2)
+      if item == nil or team.is_object(item) then return item and setmetatable(item, mt) end
+      error(describe_response(team.not_an_object(op.item, item), args.record), 2)
     end
   end
 end
@@ -496,13 +512,14 @@ function Client:wait_all()
   sched:run(function() return sched.count == 0 end)
 end
 
---- What the last attempt got on the wire, without another request.
+--- What the last attempt of the last call that returned got on the wire,
+-- without another request. Set as a call returns: calls that user code makes
+-- while one runs (a logger's, say) do not change what it reports for it.
 -- @treturn table|nil `status`, `headers` (lower-case names), `request_id`,
--- `elapsed` (seconds), `method`, `url`; nil before the first call and after
--- one refused for a wrong argument
+-- `elapsed` (seconds), `method`, `url`, `path`; nil before the first call
 function Client:last_response()
   check_self(self, "last_response")
-  return self._core:response(true)
+  return self._last and public_record(self._last, true)
 end
 
 --- Closes the client and its connections. Tasks still running end as

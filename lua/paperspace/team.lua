@@ -40,7 +40,16 @@ end
 function team.not_an_object(kind, item)
   return errors.new { kind = "invalid_response",
                       message = string.format("a %s in the list is a JSON %s, not an object", kind,
-                                              item == core.null and "null" or type(item)) }
+                                              item == core.null and "null"
+                                                or type(item) == "table" and "array"
+                                                or type(item)) }
+end
+
+--- Whether a decoded item is a JSON object (lua-cjson gives an array the
+-- integer keys from 1).
+-- @local
+function team.is_object(v)
+  return type(v) == "table" and rawget(v, 1) == nil
 end
 
 --- Gives the API's decoded `value` (an object, or a list of them when
@@ -54,7 +63,7 @@ function team.wrap(t, kind, value, is_list)
   if not is_list then return setmetatable(value, mt) end
   for i = 1, #value do
     local item = value[i]
-    if type(item) ~= "table" then return nil, team.not_an_object(kind, item) end
+    if not team.is_object(item) then return nil, team.not_an_object(kind, item) end
     setmetatable(item, mt)
   end
   return value
