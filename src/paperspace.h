@@ -125,6 +125,7 @@ typedef struct ps_transfer {
     long connect_timeout_ms;
     int overflow;  /* the response outgrew max_response_bytes */
     int head_done; /* the header block ended: what follows are trailers */
+    int conflict;  /* the response gave two different Content-Lengths */
     CURLcode rc;   /* how the last attempt ended */
     ps_buf body;
     ps_buf head; /* the raw header block of the last response */

@@ -197,6 +197,9 @@ int ps_response_push(lua_State *L, ps_transfer *t, CURLcode rc) {
         n = ps_error_push(L, t, "invalid_response", ps_response_status(t), 0,
                           "response body exceeds max_response_bytes (%s bytes)", limit);
     }
+    else if (t->conflict)
+        n = ps_error_push(L, t, "invalid_response", ps_response_status(t), 0,
+                          "the response has two different Content-Length headers");
     else if (rc != CURLE_OK)
         n = ps_error_push(L, t, ps_error_kind_for_curl(rc, t->errbuf), 0, 0, "%s",
                           t->errbuf[0] ? t->errbuf : curl_easy_strerror(rc));

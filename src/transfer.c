@@ -9,6 +9,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "paperspace.h"
 /* A response buffer that grew past this is released after the call. */
@@ -26,6 +27,22 @@ static size_t on_body(char *data, size_t size, size_t n, void *ud) {
     return ps_buf_append(&t->body, data, len) ? len : 0;
 }
 
+/* Whether the Content-Length line at `data` differs from one the header
+ * block already holds. libcurl takes one of two different lengths; a
+ * proxy in between may have taken the other (request smuggling). */
+static int conflicts(ps_transfer *t, const char *data, size_t len) {
+    size_t have;
+    const char *v = ps_header_find(&t->head, "content-length", &have);
+    const char *w = data + 15, *end = data + len;
+    if (v == NULL)
+        return 0;
+    while (w < end && (*w == ' ' || *w == '\t'))
+        w++;
+    while (end > w && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' ' || end[-1] == '\t'))
+        end--;
+    return (size_t)(end - w) != have || memcmp(v, w, have) != 0;
+}
+
 static size_t on_header(char *data, size_t size, size_t n, void *ud) {
     ps_transfer *t = ud;
     size_t len = size * n;
@@ -38,6 +55,10 @@ static size_t on_header(char *data, size_t size, size_t n, void *ud) {
         return len; /* a chunked body's trailer: it must not pass for a header */
     } else if ((len == 2 && data[0] == '\r' && data[1] == '\n') || (len == 1 && data[0] == '\n')) {
         t->head_done = 1;
+    }
+    if (len > 15 && strncasecmp(data, "content-length:", 15) == 0 && conflicts(t, data, len)) {
+        t->conflict = 1;
+        return 0; /* aborts: which length frames the body is anyone's guess */
     }
     if (t->head.len + len <= MAX_HEAD && !ps_buf_append(&t->head, data, len))
         return 0;
@@ -130,6 +151,7 @@ static CURLcode prepare(ps_transfer *t) {
     int has_body = op->fields[0].name != NULL;
     t->overflow = 0;
     t->head_done = 0;
+    t->conflict = 0;
     t->errbuf[0] = '\0';
     t->body.len = 0;
     t->head.len = 0;
