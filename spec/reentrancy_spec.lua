@@ -4,6 +4,7 @@
 -- no request is sent twice or replaced, and the outer call either completes
 -- or fails with a clear error.
 local helpers = require "spec.support.helpers"
+local raw_server = require "spec.support.raw_server"
 
 local function count(reqs, method, path)
   local n = 0
@@ -188,5 +189,70 @@ describe("each call's record", function()
     assert.equal("/teams/team-1/secrets/NOPE", raw.path)
     assert.equal(404, raw.status)
     assert.equal("/teams/team-1/secrets/NOPE", client:last_response().path)
+  end)
+end)
+
+describe("a finalizer run while a call's result is pushed", function()
+  -- A session of 2,000 fields: most of a call's allocations, and so most
+  -- garbage collection steps, happen while the core decodes it.
+  local fields = {}
+  for i = 1, 2000 do fields[i] = string.format('"field%d":"value %d"', i, i) end
+  local BIG = { headers = { "Content-Type: application/json" },
+                body = '{"user":{"id":"u1"},' .. table.concat(fields, ",") .. "}" }
+  local srv
+  setup(function() srv = raw_server.start({}, { default = BIG }) end)
+  teardown(function() srv:stop() end)
+
+  local function client()
+    return require("paperspace").new { base_url = srv.url, api_key = "key-0123", max_retries = 0 }
+  end
+
+  local function check_session(s)
+    assert.is_table(s)
+    assert.equal("u1", s.user.id)
+    assert.equal("value 2000", s.field2000)
+  end
+
+  it("closing the client: the call completes, then the client is closed", function()
+    local pause = collectgarbage("setpause", 0)
+    local deferred = 0
+    for _ = 1, 30 do
+      local c = client()
+      local closed = false
+      for _ = 1, 5 do setmetatable({}, { __gc = function() closed = true; c:close() end }) end
+      local ok, v, err = pcall(c.get_session, c)
+      if ok then
+        check_session(v, err)
+        if closed then
+          deferred = deferred + 1
+          assert.has_error(function() c:get_session() end, "paperspace: the client is closed")
+        end
+      else
+        assert.matches("closed", v)
+      end
+      c:close()
+    end
+    collectgarbage("setpause", pause)
+    collectgarbage("collect")
+    assert.is_true(deferred > 0, "no finalizer ran inside a call")
+  end)
+
+  it("making a call: each call gets its own result", function()
+    local pause = collectgarbage("setpause", 0)
+    local c = client()
+    local nested = 0
+    for _ = 1, 30 do
+      for _ = 1, 3 do
+        setmetatable({}, { __gc = function()
+          check_session(c:get_session())
+          nested = nested + 1
+        end })
+      end
+      check_session(c:get_session())
+    end
+    c:close()
+    collectgarbage("setpause", pause)
+    collectgarbage("collect")
+    assert.is_true(nested > 0)
   end)
 end)
