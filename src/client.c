@@ -59,6 +59,11 @@ static void client_release(ps_client *c) {
         free(c->pool);
         c->pool = NULL;
     }
+    if (c->spare != NULL) {
+        ps_request_free(c->spare);
+        free(c->spare);
+        c->spare = NULL;
+    }
     while (c->extra != NULL) {
         ps_transfer *t = c->extra;
         c->extra = t->next;
@@ -283,22 +288,53 @@ static void unpin(ps_client *c) {
         client_release(c);
 }
 
-/* Builds the call's own request from the arguments (from index 3): checked,
- * with its URL, body and secrets, before any transfer is touched. Leaves
- * the request (a userdata) on the stack. Raises on a bad argument, and when
- * user code run meanwhile closed the client. */
-static ps_request *build(lua_State *L, ps_client *c, const ps_operation *op) {
-    ps_request *r = ps_request_new(L);
-    ps_request_build(L, r, c, op, 3);
-    if (c->closed || c->close_pending)
-        ps_raise(L, "paperspace: the client was closed while the call's arguments were read");
-    return r;
+/* Gives request r back: its wiped buffers serve the next call, unless
+ * another request already does or the client is closed. */
+static void request_release(ps_client *c, ps_request *r) {
+    if (c->spare == NULL && !c->closed) {
+        ps_request_wipe(r);
+        c->spare = r;
+    } else {
+        ps_request_free(r);
+        free(r);
+    }
 }
 
-/* Moves request r into transfer t, and frees what r is left with. */
-static void adopt(ps_transfer *t, ps_request *r) {
+/* Builds the call's own request from the arguments (from index 3): checked,
+ * with its URL, body and secrets, before any transfer is touched. Raises on
+ * a bad argument, and when user code run meanwhile closed the client; the
+ * request is given back either way. The build runs under lua_pcall, on
+ * copies of the arguments. */
+static ps_request *build(lua_State *L, ps_client *c, const ps_operation *op) {
+    ps_build b;
+    int i, top = lua_gettop(L);
+    luaL_checkstack(L, top + 2, NULL);
+    b.c = c;
+    b.op = op;
+    b.r = c->spare; /* a build nested in this one (from a metamethod) makes its own */
+    c->spare = NULL;
+    if (b.r == NULL && (b.r = calloc(1, sizeof *b.r)) == NULL)
+        ps_raise(L, "paperspace: not enough memory to build the request");
+    lua_pushvalue(L, PS_UPV_BUILD);
+    for (i = 1; i <= top; i++)
+        lua_pushvalue(L, i);
+    lua_pushlightuserdata(L, &b);
+    if (lua_pcall(L, top + 1, 0, 0) != 0) {
+        request_release(c, b.r);
+        lua_error(L);
+    }
+    if (c->closed || c->close_pending) {
+        request_release(c, b.r);
+        ps_raise(L, "paperspace: the client was closed while the call's arguments were read");
+    }
+    return b.r;
+}
+
+/* Moves request r into transfer t; r is left with t's old buffers, wiped,
+ * and given back. */
+static void adopt(ps_client *c, ps_transfer *t, ps_request *r) {
     ps_request_move(&t->req, r);
-    ps_request_free(r);
+    request_release(c, r);
 }
 
 /* Pushes `value, err, record` of done transfer t, then makes it free for
@@ -335,15 +371,14 @@ static ps_transfer *blocking_transfer(lua_State *L, ps_client *c) {
 
 /* client:call(operation, params..., [body], [opts]) -> value, err, record
  * Runs one attempt of the operation to its end. `record` describes it:
- * status, request_id, head (the raw header block), elapsed, method, url,
- * path. */
+ * {status, elapsed, method, url, path, head} (see ps_record_push). */
 static int client_call(lua_State *L) {
     ps_client *c = ps_client_check(L, 1);
     const ps_operation *op = check_operation(L);
     ps_request *r = build(L, c, op);
     ps_transfer *t = blocking_transfer(L, c);
     int n;
-    adopt(t, r);
+    adopt(c, t, r);
     pin(c);
     ps_transfer_run(t);
     n = take_result(L, t);
@@ -366,10 +401,10 @@ static int client_start(lua_State *L) {
             t = c->pool[i];
     }
     if (t == NULL) {
-        ps_request_free(r);
+        request_release(c, r);
         return 0;
     }
-    adopt(t, r);
+    adopt(c, t, r);
     ps_transfer_start(t);
     lua_pushinteger(L, t->id);
     return 1;
@@ -449,7 +484,7 @@ static int client_build(lua_State *L) {
         lua_pushlstring(L, r->payload.data, r->payload.len);
     else
         lua_pushnil(L);
-    ps_request_free(r);
+    request_release(c, r);
     return 3;
 }
 

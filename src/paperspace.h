@@ -34,11 +34,13 @@ int luaopen_paperspace_core(lua_State *L);
 #define PS_CLIENT_MT "paperspace.client"
 #define PS_ERROR_MT "paperspace.error"
 
-/* Upvalues shared by the client methods: the private lua-cjson instance. */
+/* Upvalues shared by the client methods: the private lua-cjson instance,
+ * and ps_request_build_protected as a closure over the same upvalues. */
 #define PS_UPV_DECODE lua_upvalueindex(1)
 #define PS_UPV_ENCODE lua_upvalueindex(2)
 #define PS_UPV_NULL lua_upvalueindex(3)
-#define PS_NUPVALUES 3
+#define PS_UPV_BUILD lua_upvalueindex(4)
+#define PS_NUPVALUES 4
 
 /* A growable byte buffer; every allocation result is checked by its callers. */
 typedef struct ps_buf {
@@ -145,6 +147,7 @@ struct ps_client {
     CURLSH *share;
     ps_transfer **pool;
     ps_transfer *extra;
+    ps_request *spare; /* a request's buffers, kept for the next call's */
     int max_concurrency;
     int max_host_connections;
     /* While C is inside the client with user code able to run (a
@@ -173,13 +176,18 @@ void ps_client_open(lua_State *L);
 
 /* request.c */
 #define PS_MAX_NAME 65536 /* bytes of an id, a name or a cursor */
-ps_request *ps_request_new(lua_State *L);
+/* What ps_request_build_protected builds, and from what. */
+typedef struct ps_build {
+    ps_request *r;
+    ps_client *c;
+    const ps_operation *op;
+} ps_build;
+int ps_request_build_protected(lua_State *L);
 void ps_request_build(lua_State *L, ps_request *r, ps_client *c, const ps_operation *op,
                       int base);
 void ps_request_move(ps_request *dst, ps_request *src);
 void ps_request_wipe(ps_request *r);
 void ps_request_free(ps_request *r);
-void ps_request_open(lua_State *L);
 size_t ps_escape_segment(ps_buf *b, const char *s, size_t len, int *oom);
 const char *ps_check_name(lua_State *L, const char *fname, int idx, int pos, const char *what,
                           size_t *len);

@@ -7,9 +7,9 @@
  *
  * Reading the arguments may run user code (a metamethod of the body or the
  * options, a finalizer), which may make other calls or close the client:
- * the request lives in a userdata of its own, which frees (and wipes) its
- * buffers if a check raises, and nothing of the client is read after the
- * first argument is.
+ * the request is the call's own (client.c builds it under lua_pcall, and
+ * frees and wipes it if a check raises), and nothing of the client is read
+ * after the first argument is.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -18,7 +18,6 @@
 #include "paperspace.h"
 
 #define MAX_LIMIT 120
-#define PS_REQUEST_MT "paperspace.request"
 
 static int arg_error(lua_State *L, const char *fname, int pos, const char *fmt, ...) {
     va_list ap;
@@ -245,27 +244,14 @@ static void build_body(lua_State *L, ps_request *t, const ps_operation *op, int 
     lua_pop(L, 1);
 }
 
-static int request_gc(lua_State *L) {
-    ps_request_free(luaL_checkudata(L, 1, PS_REQUEST_MT));
-    return 0;
-}
-
-/* The metatable of requests being built (call once, at load). */
-void ps_request_open(lua_State *L) {
-    luaL_newmetatable(L, PS_REQUEST_MT);
-    lua_pushcfunction(L, request_gc);
-    lua_setfield(L, -2, "__gc");
+/* Called under lua_pcall, so that the caller frees the request if a check
+ * raises: as client methods are, with a ps_build as a light userdata after
+ * their arguments. */
+int ps_request_build_protected(lua_State *L) {
+    ps_build *b = lua_touserdata(L, -1);
     lua_pop(L, 1);
-}
-
-/* Pushes a new, empty request: a userdata that frees its buffers when
- * collected, so that a check raising halfway through leaks nothing. */
-ps_request *ps_request_new(lua_State *L) {
-    ps_request *r = lua_newuserdata(L, sizeof *r);
-    memset(r, 0, sizeof *r);
-    luaL_getmetatable(L, PS_REQUEST_MT);
-    lua_setmetatable(L, -2);
-    return r;
+    ps_request_build(L, b->r, b->c, b->op, 3);
+    return 0;
 }
 
 /* Builds op's request into r from the arguments starting at stack index

@@ -226,35 +226,30 @@ void ps_url_push(lua_State *L, const char *s, size_t len) {
     lua_concat(L, 2);
 }
 
-/* Pushes the record of the attempt t just made, for this call alone:
- * {status, request_id, head, elapsed, method, url, path}, where `head` is
- * the response's raw header block (trailers left out), scrubbed. */
+/* Pushes the record of the attempt t just made, for this call alone, as
+ * an array (cheap to make for every call; the Lua layer names its fields):
+ * {status, elapsed, method, url, path, head}, where `head` is the
+ * response's raw header block (trailers left out), scrubbed, and status and
+ * head are nil when no response came. */
 void ps_record_push(lua_State *L, ps_transfer *t) {
     long status = ps_response_status(t);
     curl_off_t us = 0;
-    ps_newtable(L, 0, 7);
+    lua_createtable(L, 6, 0);
     if (status > 0) {
-        size_t len;
-        const char *id = ps_header_find(&t->head, "x-request-id", &len);
         lua_pushinteger(L, (lua_Integer)status);
-        lua_setfield(L, -2, "status");
-        if (id != NULL) {
-            lua_pushlstring(L, id, len);
-            ps_scrub_top(L, t);
-            lua_setfield(L, -2, "request_id");
-        }
+        lua_rawseti(L, -2, 1);
         lua_pushlstring(L, t->head.data ? t->head.data : "", t->head.len);
         ps_scrub_top(L, t);
-        lua_setfield(L, -2, "head");
+        lua_rawseti(L, -2, 6);
     }
-    if (curl_easy_getinfo(t->easy, CURLINFO_TOTAL_TIME_T, &us) == CURLE_OK) {
-        lua_pushnumber(L, (lua_Number)us / 1e6);
-        lua_setfield(L, -2, "elapsed");
-    }
+    if (curl_easy_getinfo(t->easy, CURLINFO_TOTAL_TIME_T, &us) != CURLE_OK)
+        us = 0;
+    lua_pushnumber(L, (lua_Number)us / 1e6);
+    lua_rawseti(L, -2, 2);
     lua_pushstring(L, t->req.op->method);
-    lua_setfield(L, -2, "method");
+    lua_rawseti(L, -2, 3);
     ps_url_push(L, t->req.url.data, t->req.url.len);
-    lua_setfield(L, -2, "url");
+    lua_rawseti(L, -2, 4);
     ps_url_push(L, t->req.url.data + t->req.path_at, t->req.url.len - t->req.path_at);
-    lua_setfield(L, -2, "path");
+    lua_rawseti(L, -2, 5);
 }

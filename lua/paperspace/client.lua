@@ -115,23 +115,27 @@ local client = {}
 -- @treturn true|nil
 -- @treturn[opt] table the error object
 
+-- The core's record of one attempt is an array, cheap to make for every
+-- call: {status, elapsed, method, url, path, head}, `head` being the
+-- response's header block (scrubbed), read only when asked for.
+local function request_id(r)
+  return r[6] and core.header(r[6], "x-request-id")
+end
+
 -- A response the library refuses after the core took it (a page that makes
 -- no sense) gets the details of that response, from the call's own record,
 -- as the core's errors have.
 local function describe_response(err, r)
   if r then
-    err.status, err.request_id, err.method, err.url, err.path =
-      r.status, r.request_id, r.method, r.url, r.path
+    err.status, err.request_id, err.method, err.url, err.path = r[1], request_id(r), r[3], r[4], r[5]
   end
   return err
 end
 
--- What `last_response()` and `opts.raw` show of a call's record: the
--- header block the core kept becomes a table only when asked for.
+-- What `last_response()` and `opts.raw` show of a call's record.
 local function public_record(r, with_headers)
-  return { status = r.status, request_id = r.request_id, elapsed = r.elapsed, method = r.method,
-           url = r.url, path = r.path,
-           headers = with_headers and r.head and core.headers(r.head) or nil }
+  return { status = r[1], request_id = request_id(r), elapsed = r[2], method = r[3], url = r[4],
+           path = r[5], headers = with_headers and r[6] and core.headers(r[6]) or nil }
 end
 
 --- Makes a client.
@@ -205,8 +209,8 @@ end
 local function log_attempt(r, emit, op, attempt, value, err, retry_in)
   local record = { method = op.method, attempt = attempt }
   if value ~= nil then
-    record.status, record.request_id, record.ms = r.status, r.request_id, (r.elapsed or 0) * 1000
-    record.path = r.path
+    record.status, record.request_id, record.ms = r[1], request_id(r), r[2] * 1000
+    record.path = r[5]
   else
     record.status, record.request_id, record.kind = err.status, err.request_id, err.kind
     record.ms, record.path = (err.elapsed or 0) * 1000, err.path

@@ -63,7 +63,8 @@ function team.wrap(t, kind, value, is_list)
   if not is_list then return setmetatable(value, mt) end
   for i = 1, #value do
     local item = value[i]
-    if not team.is_object(item) then return nil, team.not_an_object(kind, item) end
+    -- Inline (no call per item): an array item has integer keys from 1.
+    if type(item) ~= "table" or item[1] ~= nil then return nil, team.not_an_object(kind, item) end
     setmetatable(item, mt)
   end
   return value
