@@ -150,7 +150,7 @@ valgrind: test-deps
 FUZZ_CC      ?= clang
 FUZZ_BUILD    = $(BUILD)/fuzz
 FUZZ_TIME    ?= 20
-FUZZ_TARGETS  = headers escape
+FUZZ_TARGETS  = headers escape scrub request
 FUZZ_SAN      = address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 FUZZ_OBJ      = $(patsubst src/%.c,$(FUZZ_BUILD)/obj/%.o,$(SRC))
 FUZZ_LIBS     = $(shell $(PKG_CONFIG) --libs $(LUA_PC) 2>/dev/null) $(CURL_LIBS) -lm

@@ -43,7 +43,7 @@ build = {
     ["paperspace.core"] = {
       sources = {
         "src/buffer.c", "src/client.c", "src/core.c", "src/errors.c",
-        "src/operations.c", "src/request.c", "src/response.c", "src/transfer.c",
+        "src/operations.c", "src/request.c", "src/response.c", "src/scrub.c", "src/transfer.c",
         "src/events.c",
       },
       libraries = { "curl" },

@@ -50,9 +50,9 @@ static void setup(void) {
     client.api_key = key;
     client.key_len = sizeof key - 1;
     transfer.client = &client;
-    transfer.secrets[0] = SECRET;
-    transfer.secret_lens[0] = sizeof SECRET - 1;
-    transfer.nsecrets = 1;
+    if (!ps_secrets_add(L, &client.key_forms, 0, key, sizeof key - 1) ||
+        !ps_secrets_add(L, &transfer.req.secrets, 0, SECRET, sizeof SECRET - 1))
+        fail("ps_secrets_add failed");
 }
 
 static int is_blank(char c) {

@@ -20,7 +20,7 @@
 
 ps_client *ps_client_check(lua_State *L, int idx) {
     ps_client *c = luaL_checkudata(L, idx, PS_CLIENT_MT);
-    if (c->closed)
+    if (c->closed || c->close_pending)
         ps_raise(L, "paperspace: the client is closed");
     return c;
 }
@@ -39,28 +39,35 @@ static void free_headers(struct curl_slist **list) {
     *list = NULL;
 }
 
-static void client_release(lua_State *L, ps_client *c) {
+static void free_transfer(ps_client *c, ps_transfer *t) {
+    if (t == NULL)
+        return;
+    if (t->state == PS_RUNNING)
+        curl_multi_remove_handle(c->multi, t->easy);
+    ps_transfer_free(t);
+}
+
+static void client_release(ps_client *c) {
     int i;
     if (c->closed)
         return;
     c->closed = 1;
+    c->close_pending = 0;
     if (c->pool != NULL) {
-        for (i = 0; i <= c->max_concurrency; i++) {
-            ps_transfer *t = c->pool[i];
-            if (t == NULL)
-                continue;
-            if (t->state == PS_RUNNING)
-                curl_multi_remove_handle(c->multi, t->easy);
-            ps_transfer_forget(L, t);
-            ps_transfer_free(t);
-        }
+        for (i = 0; i <= c->max_concurrency; i++)
+            free_transfer(c, c->pool[i]);
         free(c->pool);
         c->pool = NULL;
     }
-    if (c->scratch != NULL) {
-        ps_transfer_forget(L, c->scratch);
-        ps_transfer_free(c->scratch);
-        c->scratch = NULL;
+    if (c->spare != NULL) {
+        ps_request_free(c->spare);
+        free(c->spare);
+        c->spare = NULL;
+    }
+    while (c->extra != NULL) {
+        ps_transfer *t = c->extra;
+        c->extra = t->next;
+        free_transfer(c, t);
     }
     /* The easy handles first, then what they used. */
     if (c->multi != NULL)
@@ -74,6 +81,7 @@ static void client_release(lua_State *L, ps_client *c) {
     free_headers(&c->body_headers);
     wipe(c->api_key);
     free(c->api_key);
+    ps_secrets_free(&c->key_forms);
     free(c->base_url);
     free(c->user_agent);
     free(c->ca_file);
@@ -145,6 +153,11 @@ static void set_headers(lua_State *L, ps_client *c) {
         luaL_Buffer b;
         c->api_key = copy(L, key, len);
         c->key_len = len;
+        /* Every form a server could echo it in, for scrubbing. */
+        lua_getfield(L, LUA_REGISTRYINDEX, "paperspace.encode");
+        if (!ps_secrets_add(L, &c->key_forms, lua_gettop(L), key, len))
+            ps_raise(L, "paperspace.new: not enough memory");
+        lua_pop(L, 1);
         luaL_buffinit(L, &b);
         luaL_addstring(&b, "Authorization: Bearer ");
         luaL_addlstring(&b, key, len);
@@ -206,7 +219,6 @@ static void set_pool(lua_State *L, ps_client *c) {
     c->pool[0] = ps_transfer_new(c, 0);
     if (c->pool[0] == NULL)
         ps_raise(L, "paperspace.new: could not set up libcurl");
-    c->last = c->pool[0];
 }
 
 /* core.new(config) -> client. config: base_url, api_key, user_agent,
@@ -265,33 +277,114 @@ static const ps_operation *check_operation(lua_State *L) {
     return op;
 }
 
-/* Pushes the result of done transfer t, then makes it free for the next
- * call. Its record stays readable by response() until then, and so do the
- * call's secret values, which that record is scrubbed of. */
-static int take_result(lua_State *L, ps_transfer *t) {
-    int n = ps_response_push(L, t, t->rc);
-    t->state = PS_IDLE;
-    t->client->last = t;
-    return n;
+/* While pinned, the client is not released: close() only asks, and the
+ * last unpin closes it. Pinned only where nothing raises but a memory
+ * error, while user code (a finalizer) may run. */
+static void pin(ps_client *c) {
+    c->busy++;
 }
 
-/* Makes t, free, ready for a new request; the record response() reads is
- * no longer there. */
-static ps_transfer *claim(ps_client *c, ps_transfer *t) {
-    if (c->last == t)
-        c->last = NULL;
+static void unpin(ps_client *c) {
+    if (--c->busy == 0 && c->close_pending)
+        client_release(c);
+}
+
+/* Gives request r back: its wiped buffers serve the next call, unless
+ * another request already does or the client is closed. */
+static void request_release(ps_client *c, ps_request *r) {
+    if (c->spare == NULL && !c->closed) {
+        ps_request_wipe(r);
+        c->spare = r;
+    } else {
+        ps_request_free(r);
+        free(r);
+    }
+}
+
+/* Builds the call's own request from the arguments (from index 3): checked,
+ * with its URL, body and secrets, before any transfer is touched. Raises on
+ * a bad argument, and when user code run meanwhile closed the client; the
+ * request is given back either way. The build runs under lua_pcall, on
+ * copies of the arguments. */
+static ps_request *build(lua_State *L, ps_client *c, const ps_operation *op) {
+    ps_build b;
+    int i, top = lua_gettop(L);
+    luaL_checkstack(L, top + 2, NULL);
+    b.c = c;
+    b.op = op;
+    b.r = c->spare; /* a build nested in this one (from a metamethod) makes its own */
+    c->spare = NULL;
+    if (b.r == NULL && (b.r = calloc(1, sizeof *b.r)) == NULL)
+        ps_raise(L, "paperspace: not enough memory to build the request");
+    lua_pushvalue(L, PS_UPV_BUILD);
+    for (i = 1; i <= top; i++)
+        lua_pushvalue(L, i);
+    lua_pushlightuserdata(L, &b);
+    if (lua_pcall(L, top + 1, 0, 0) != 0) {
+        request_release(c, b.r);
+        lua_error(L);
+    }
+    if (c->closed || c->close_pending) {
+        request_release(c, b.r);
+        ps_raise(L, "paperspace: the client was closed while the call's arguments were read");
+    }
+    return b.r;
+}
+
+/* Moves request r into transfer t; r is left with t's old buffers, wiped,
+ * and given back. */
+static void adopt(ps_client *c, ps_transfer *t, ps_request *r) {
+    ps_request_move(&t->req, r);
+    request_release(c, r);
+}
+
+/* Pushes `value, err, record` of done transfer t, then makes it free for
+ * the next call. Meanwhile it is TAKING: user code run by the allocations
+ * (a finalizer making a call) cannot reuse it. The record is this call's
+ * alone; the call's secrets, which it is scrubbed of, are wiped after. */
+static int take_result(lua_State *L, ps_transfer *t) {
+    int n;
+    t->state = PS_TAKING;
+    n = ps_response_push(L, t, t->rc);
+    if (n == 1)
+        lua_pushnil(L);
+    ps_record_push(L, t);
+    ps_request_wipe(&t->req);
+    t->state = PS_IDLE;
+    return 3;
+}
+
+/* A free transfer for a blocking call: slot 0, or one of the extra ones a
+ * call made from inside another (a finalizer's) needs. */
+static ps_transfer *blocking_transfer(lua_State *L, ps_client *c) {
+    ps_transfer *t;
+    if (c->pool[0]->state == PS_IDLE)
+        return c->pool[0];
+    for (t = c->extra; t != NULL; t = t->next)
+        if (t->state == PS_IDLE)
+            return t;
+    if ((t = ps_transfer_new(c, 0)) == NULL)
+        ps_raise(L, "paperspace: could not set up libcurl (out of memory)");
+    t->next = c->extra;
+    c->extra = t;
     return t;
 }
 
-/* client:call(operation, params..., [body], [opts]) -> value | nil, err
- * Runs one attempt of the operation to its end. */
+/* client:call(operation, params..., [body], [opts]) -> value, err, record
+ * Runs one attempt of the operation to its end. `record` describes it:
+ * {status, elapsed, method, url, path, head} (see ps_record_push). */
 static int client_call(lua_State *L) {
     ps_client *c = ps_client_check(L, 1);
     const ps_operation *op = check_operation(L);
-    ps_transfer *t = claim(c, c->pool[0]);
-    ps_request_build(L, t, op, 3);
+    ps_request *r = build(L, c, op);
+    ps_transfer *t = blocking_transfer(L, c);
+    int n;
+    adopt(c, t, r);
+    pin(c);
     ps_transfer_run(t);
-    return take_result(L, t);
+    n = take_result(L, t);
+    unpin(c);
+    return n;
 }
 
 /* client:start(operation, params..., [body], [opts]) -> id | nil
@@ -299,6 +392,7 @@ static int client_call(lua_State *L) {
 static int client_start(lua_State *L) {
     ps_client *c = ps_client_check(L, 1);
     const ps_operation *op = check_operation(L);
+    ps_request *r = build(L, c, op);
     ps_transfer *t = NULL;
     int i;
     for (i = 1; i <= c->max_concurrency && t == NULL; i++) {
@@ -307,9 +401,11 @@ static int client_start(lua_State *L) {
         if (c->pool[i]->state == PS_IDLE)
             t = c->pool[i];
     }
-    if (t == NULL)
+    if (t == NULL) {
+        request_release(c, r);
         return 0;
-    ps_request_build(L, claim(c, t), op, 3);
+    }
+    adopt(c, t, r);
     ps_transfer_start(t);
     lua_pushinteger(L, t->id);
     return 1;
@@ -317,7 +413,8 @@ static int client_start(lua_State *L) {
 
 static ps_transfer *check_id(lua_State *L, ps_client *c, int idx) {
     lua_Integer id = luaL_checkinteger(L, idx);
-    if (id < 1 || id > c->max_concurrency || c->pool[id] == NULL || c->pool[id]->state == PS_IDLE)
+    if (id < 1 || id > c->max_concurrency || c->pool[id] == NULL ||
+        (c->pool[id]->state != PS_RUNNING && c->pool[id]->state != PS_DONE))
         ps_raise(L, "paperspace: no started call has id %d", (int)id);
     return c->pool[id];
 }
@@ -329,6 +426,7 @@ static int client_poll(lua_State *L) {
     ps_client *c = ps_client_check(L, 1);
     lua_Number wait = luaL_optnumber(L, 2, 0);
     int i, n = 0, running = 0;
+    pin(c);
     ps_multi_drive(c, !(wait > 0) ? 0 : wait < INT_MAX / 1000 ? (long)(wait * 1000 + 0.5) : INT_MAX);
     lua_newtable(L);
     for (i = 1; i <= c->max_concurrency; i++) {
@@ -342,16 +440,21 @@ static int client_poll(lua_State *L) {
         running += t->state == PS_RUNNING;
     }
     lua_pushinteger(L, running);
+    unpin(c);
     return 2;
 }
 
-/* client:finish(id) -> value | nil, err: the result of a finished call. */
+/* client:finish(id) -> value, err, record: the result of a finished call. */
 static int client_finish(lua_State *L) {
     ps_client *c = ps_client_check(L, 1);
     ps_transfer *t = check_id(L, c, 2);
+    int n;
     if (t->state != PS_DONE)
         return ps_raise(L, "paperspace: call %d has not finished", t->id);
-    return take_result(L, t);
+    pin(c);
+    n = take_result(L, t);
+    unpin(c);
+    return n;
 }
 
 /* client:cancel(id): stops a started call and forgets it. */
@@ -359,7 +462,7 @@ static int client_cancel(lua_State *L) {
     ps_client *c = ps_client_check(L, 1);
     ps_transfer *t = check_id(L, c, 2);
     ps_transfer_stop(t);
-    ps_transfer_forget(L, t);
+    ps_request_wipe(&t->req);
     t->state = PS_IDLE;
     return 0;
 }
@@ -371,78 +474,41 @@ static int client_capacity(lua_State *L) {
 }
 
 /* client:build(operation, params..., [body], [opts]) -> method, url, body
- * Checks the arguments and builds the request without sending it, on a
- * transfer of its own: the record response() reads stays as it was. */
+ * Checks the arguments and builds the request without sending it. */
 static int client_build(lua_State *L) {
     ps_client *c = ps_client_check(L, 1);
     const ps_operation *op = check_operation(L);
-    ps_transfer *t;
-    if (c->scratch == NULL && (c->scratch = ps_transfer_new(c, 0)) == NULL)
-        return ps_raise(L, "paperspace: could not set up libcurl (out of memory)");
-    t = c->scratch;
-    ps_request_build(L, t, op, 3);
+    ps_request *r = build(L, c, op);
     lua_pushstring(L, op->method);
-    lua_pushlstring(L, t->url.data, t->url.len);
-    if (t->payload.len > 0)
-        lua_pushlstring(L, t->payload.data, t->payload.len);
+    lua_pushlstring(L, r->url.data, r->url.len);
+    if (r->payload.len > 0)
+        lua_pushlstring(L, r->payload.data, r->payload.len);
     else
         lua_pushnil(L);
-    ps_buf_wipe(&t->payload);
-    ps_transfer_forget(L, t);
+    request_release(c, r);
     return 3;
 }
 
-/* client:response([with_headers]) -> {status, headers, request_id, elapsed,
- * method, url, path}: what the last attempt whose result was taken got,
- * read from its transfer without a request. `false` leaves out the headers
- * table, for a cheaper record. */
-static int client_response(lua_State *L) {
-    ps_client *c = ps_client_check(L, 1);
-    ps_transfer *t = c->last;
-    long status;
-    size_t len;
-    const char *id;
-    curl_off_t us = 0;
-    if (t == NULL || t->call.op == NULL)
-        return 0;
-    ps_newtable(L, 0, 7);
-    status = ps_response_status(t);
-    if (status > 0) {
-        lua_pushinteger(L, (lua_Integer)status);
-        lua_setfield(L, -2, "status");
-    }
-    if (lua_isnone(L, 2) || lua_toboolean(L, 2)) {
-        ps_headers_push(L, &t->head);
-        ps_scrub(L, t);
-        lua_setfield(L, -2, "headers");
-    }
-    id = ps_header_find(&t->head, "x-request-id", &len);
-    if (id != NULL) {
-        lua_pushlstring(L, id, len);
-        ps_scrub(L, t);
-        lua_setfield(L, -2, "request_id");
-    }
-    if (curl_easy_getinfo(t->easy, CURLINFO_TOTAL_TIME_T, &us) == CURLE_OK) {
-        lua_pushnumber(L, (lua_Number)us / 1e6);
-        lua_setfield(L, -2, "elapsed");
-    }
-    lua_pushstring(L, t->call.op->method);
-    lua_setfield(L, -2, "method");
-    lua_pushlstring(L, t->url.data, t->url.len);
-    lua_setfield(L, -2, "url");
-    lua_pushlstring(L, t->url.data + t->call.path_at, t->url.len - t->call.path_at);
-    lua_setfield(L, -2, "path");
-    return 1;
+/* close() and __close: inside a call (a finalizer closing the client
+ * while its result is pushed), the outermost call closes it as it returns. */
+static int client_close(lua_State *L) {
+    ps_client *c = luaL_checkudata(L, 1, PS_CLIENT_MT);
+    if (c->busy > 0)
+        c->close_pending = !c->closed;
+    else
+        client_release(c);
+    return 0;
 }
 
-static int client_close(lua_State *L) {
-    client_release(L, luaL_checkudata(L, 1, PS_CLIENT_MT));
+/* __gc: nothing can be inside a client that is collected. */
+static int client_gc(lua_State *L) {
+    client_release(luaL_checkudata(L, 1, PS_CLIENT_MT));
     return 0;
 }
 
 static int client_tostring(lua_State *L) {
     ps_client *c = luaL_checkudata(L, 1, PS_CLIENT_MT);
-    if (c->closed)
+    if (c->closed || c->close_pending)
         lua_pushliteral(L, "paperspace.core client (closed)");
     else
         lua_pushfstring(L, "paperspace.core client (%s)", c->base_url);
@@ -457,7 +523,6 @@ static const luaL_Reg client_methods[] = {
     {"cancel", client_cancel},
     {"capacity", client_capacity},
     {"build", client_build},
-    {"response", client_response},
     {"close", client_close},
     {"watch", ps_events_watch},
     {"events", ps_events_changes},
@@ -465,7 +530,7 @@ static const luaL_Reg client_methods[] = {
 };
 
 static const luaL_Reg client_meta[] = {
-    {"__gc", client_close},
+    {"__gc", client_gc},
     {"__close", client_close},
     {"__tostring", client_tostring},
     {NULL, NULL},

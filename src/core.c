@@ -37,6 +37,36 @@ static int core_check_name(lua_State *L) {
     return 1;
 }
 
+/* core.headers(head) -> {name = value}: the header block of a call's
+ * record as a table with lower-case names, repeated headers joined. */
+static int core_headers(lua_State *L) {
+    size_t len;
+    const char *s = luaL_checklstring(L, 1, &len);
+    ps_buf head;
+    head.data = (char *)s; /* only read */
+    head.len = len;
+    head.cap = len + 1;
+    ps_headers_push(L, &head);
+    return 1;
+}
+
+/* core.header(head, name) -> the value of header `name` (case-insensitive)
+ * in a record's header block, or nil. */
+static int core_header(lua_State *L) {
+    size_t len, vlen;
+    const char *s = luaL_checklstring(L, 1, &len), *v;
+    const char *name = luaL_checkstring(L, 2);
+    ps_buf head;
+    head.data = (char *)s; /* only read */
+    head.len = len;
+    head.cap = len + 1;
+    v = ps_header_find(&head, name, &vlen);
+    if (v == NULL)
+        return 0;
+    lua_pushlstring(L, v, vlen);
+    return 1;
+}
+
 /* core.raise(message): raises it at the first caller outside the library. */
 static int core_raise(lua_State *L) {
     return ps_raise(L, "%s", luaL_checkstring(L, 1));
@@ -70,6 +100,8 @@ static const luaL_Reg core_functions[] = {
     {"new", ps_client_new},
     {"escape", core_escape},
     {"check_name", core_check_name},
+    {"header", core_header},
+    {"headers", core_headers},
     {"raise", core_raise},
     {"sleep", core_sleep},
     {"now", core_now},
@@ -110,6 +142,12 @@ int luaopen_paperspace_core(lua_State *L) {
     lua_setfield(L, LUA_REGISTRYINDEX, "paperspace.null");
     lua_pushvalue(L, -3);
     lua_setfield(L, LUA_REGISTRYINDEX, "paperspace.decode");
+    lua_pushvalue(L, -2);
+    lua_setfield(L, LUA_REGISTRYINDEX, "paperspace.encode");
+    lua_pushvalue(L, -3);
+    lua_pushvalue(L, -3);
+    lua_pushvalue(L, -3);
+    lua_pushcclosure(L, ps_request_build_protected, 3);
     ps_client_open(L);
 
     ps_newtable(L, 0, 12);

@@ -8,14 +8,6 @@
 
 #include "paperspace.h"
 
-#define REDACTED "[REDACTED]"
-/* Scrubbing every "ab" from a message would make it unreadable and hide
- * nothing worth hiding; shorter secrets are left alone. */
-#define MIN_SCRUB 4
-/* A table nested deeper than this is replaced whole by REDACTED rather than
- * walked: no error body of the API comes near it. */
-#define MAX_SCRUB_DEPTH 32
-
 /* The library's own Lua files: a wrong argument is reported at the first
  * caller outside them, where the mistake is. */
 static int is_library_frame(const lua_Debug *ar) {
@@ -68,9 +60,21 @@ const char *ps_error_kind_for_status(long status) {
     }
 }
 
-const char *ps_error_kind_for_curl(CURLcode rc) {
+/* What kind of failure libcurl's `rc` is. A reply that breaks HTTP's
+ * framing (a header line without a colon, a bad or conflicting
+ * Content-Length, a bad chunk size, a bad status line, an encoding that does
+ * not decode) is the server's fault, not the network's: invalid_response. */
+const char *ps_error_kind_for_curl(CURLcode rc, const char *errbuf) {
     switch (rc) {
     case CURLE_OPERATION_TIMEDOUT: return "timeout";
+    case CURLE_WEIRD_SERVER_REPLY:
+    case CURLE_BAD_CONTENT_ENCODING:
+    case CURLE_UNSUPPORTED_PROTOCOL: /* an HTTP/0.9 reply: no status line */
+        return "invalid_response";
+    case CURLE_RECV_ERROR:
+        /* libcurl reports a chunked body it cannot read as a receive error */
+        return errbuf != NULL && strstr(errbuf, "hunk") != NULL ? "invalid_response"
+                                                                : "connection";
     case CURLE_SSL_CONNECT_ERROR:
     case CURLE_PEER_FAILED_VERIFICATION:
     case CURLE_SSL_CERTPROBLEM:
@@ -88,91 +92,11 @@ const char *ps_error_kind_for_curl(CURLcode rc) {
     }
 }
 
-/* Where `needle` first occurs in `hay`, NUL bytes included, or NULL. */
-static const char *find(const char *hay, size_t hay_len, const char *needle, size_t len) {
-    const char *p = hay, *last;
-    if (len == 0 || len > hay_len)
-        return NULL;
-    last = hay + (hay_len - len);
-    while (p <= last && (p = memchr(p, needle[0], (size_t)(last - p) + 1)) != NULL) {
-        if (memcmp(p, needle, len) == 0)
-            return p;
-        p++;
-    }
-    return NULL;
-}
-
-/* Replaces the string at the top of the stack by a copy in which every
- * occurrence of `secret` reads REDACTED. */
-static void redact_top(lua_State *L, const char *secret, size_t len) {
-    size_t n;
-    const char *s = lua_tolstring(L, -1, &n), *end = s + n, *hit;
-    luaL_Buffer b;
-    if ((hit = find(s, n, secret, len)) == NULL)
-        return;
-    luaL_buffinit(L, &b);
-    do {
-        luaL_addlstring(&b, s, (size_t)(hit - s));
-        luaL_addstring(&b, REDACTED);
-        s = hit + len;
-    } while ((hit = find(s, (size_t)(end - s), secret, len)) != NULL);
-    luaL_addlstring(&b, s, (size_t)(end - s));
-    luaL_pushresult(&b);
-    lua_remove(L, -2);
-}
-
-/* Replaces, in the string at the top of the stack, every occurrence of the
- * API key and of the call's secret values. */
-static void scrub_top(lua_State *L, ps_transfer *t) {
-    int i;
-    if (t->client->api_key != NULL && t->client->key_len >= MIN_SCRUB)
-        redact_top(L, t->client->api_key, t->client->key_len);
-    for (i = 0; i < t->nsecrets; i++)
-        if (t->secret_lens[i] >= MIN_SCRUB)
-            redact_top(L, t->secrets[i], t->secret_lens[i]);
-}
-
-/* Pushes a copy of the value at `idx` in which every string, table keys
- * included, is scrubbed. */
-static void push_scrubbed(lua_State *L, ps_transfer *t, int idx, int depth) {
-    int copy;
-    luaL_checkstack(L, 6, NULL);
-    if (lua_type(L, idx) == LUA_TSTRING) {
-        lua_pushvalue(L, idx);
-        scrub_top(L, t);
-        return;
-    }
-    if (!lua_istable(L, idx)) {
-        lua_pushvalue(L, idx);
-        return;
-    }
-    if (depth >= MAX_SCRUB_DEPTH) {
-        lua_pushliteral(L, REDACTED);
-        return;
-    }
-    lua_newtable(L);
-    copy = lua_gettop(L);
-    lua_pushnil(L);
-    while (lua_next(L, idx)) {
-        push_scrubbed(L, t, lua_gettop(L) - 1, depth + 1); /* the key */
-        push_scrubbed(L, t, lua_gettop(L) - 1, depth + 1); /* the value */
-        lua_rawset(L, copy);
-        lua_pop(L, 1);
-    }
-}
-
-/* Replaces the value at the top of the stack (a string, a table, or any
- * other value, left as it is) by its scrubbed copy. */
-void ps_scrub(lua_State *L, ps_transfer *t) {
-    push_scrubbed(L, t, lua_gettop(L), 0);
-    lua_remove(L, -2);
-}
-
 static void set_string(lua_State *L, ps_transfer *t, const char *key, const char *s, size_t len) {
     if (s == NULL)
         return;
     lua_pushlstring(L, s, len);
-    scrub_top(L, t);
+    ps_scrub_top(L, t);
     lua_setfield(L, -2, key);
 }
 
@@ -206,7 +130,7 @@ static void set_default_message(lua_State *L, ps_transfer *t, long status, int b
     lua_pop(L, 1);
     if (type != NULL) {
         lua_pushlstring(L, type, len);
-        scrub_top(L, t);
+        ps_scrub_top(L, t);
         lua_pushfstring(L, "HTTP %d (%s body)", (int)status, lua_tostring(L, -1));
         lua_remove(L, -2);
     } else {
@@ -241,7 +165,7 @@ static void set_wire_info(lua_State *L, ps_transfer *t) {
 int ps_error_push(lua_State *L, ps_transfer *t, const char *kind, long status, int body,
                   const char *fmt, ...) {
     ps_client *c = t->client;
-    const char *method = t->call.op->method;
+    const char *method = t->req.op->method;
     size_t len;
     const char *request_id = ps_header_find(&t->head, "x-request-id", &len);
 
@@ -252,9 +176,9 @@ int ps_error_push(lua_State *L, ps_transfer *t, const char *kind, long status, i
     lua_setfield(L, -2, "kind");
     lua_pushstring(L, method);
     lua_setfield(L, -2, "method");
-    lua_pushlstring(L, t->url.data, t->url.len);
+    ps_url_push(L, t->req.url.data, t->req.url.len);
     lua_setfield(L, -2, "url");
-    lua_pushlstring(L, t->url.data + t->call.path_at, t->url.len - t->call.path_at);
+    ps_url_push(L, t->req.url.data + t->req.path_at, t->req.url.len - t->req.path_at);
     lua_setfield(L, -2, "path");
     set_wire_info(L, t);
     if (status > 0) {
@@ -276,7 +200,7 @@ int ps_error_push(lua_State *L, ps_transfer *t, const char *kind, long status, i
         va_start(ap, fmt);
         lua_pushvfstring(L, fmt, ap);
         va_end(ap);
-        scrub_top(L, t);
+        ps_scrub_top(L, t);
         lua_setfield(L, -2, "message");
     }
     if (status > 0)

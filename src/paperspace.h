@@ -2,10 +2,12 @@
  * paperspace.h: what the files of the core share.
  *
  *   operations.c  the table of API operations
- *   request.c     checks arguments and builds the URL and JSON body
- *   transfer.c    runs HTTP attempts on the client's curl multi handle
+ *   request.c     a call's own request: checks its arguments, builds its URL
+ *                 and JSON body, copies the secrets it carries; no curl
+ *   transfer.c    sends a built request on the client's curl multi handle
  *   response.c    reads headers and decodes the body into Lua values
  *   errors.c      the error object, pushed as `nil, err` in one place
+ *   scrub.c       removes the API key and secret values from server bytes
  *   client.c      the client handle: settings, connection pool, transfers
  *   events.c      the multi handle driven by socket events (event loops)
  *   core.c        luaopen_paperspace_core
@@ -33,11 +35,13 @@ int luaopen_paperspace_core(lua_State *L);
 #define PS_CLIENT_MT "paperspace.client"
 #define PS_ERROR_MT "paperspace.error"
 
-/* Upvalues shared by the client methods: the private lua-cjson instance. */
+/* Upvalues shared by the client methods: the private lua-cjson instance,
+ * and ps_request_build_protected as a closure over the same upvalues. */
 #define PS_UPV_DECODE lua_upvalueindex(1)
 #define PS_UPV_ENCODE lua_upvalueindex(2)
 #define PS_UPV_NULL lua_upvalueindex(3)
-#define PS_NUPVALUES 3
+#define PS_UPV_BUILD lua_upvalueindex(4)
+#define PS_NUPVALUES 4
 
 /* A growable byte buffer; every allocation result is checked by its callers. */
 typedef struct ps_buf {
@@ -81,39 +85,52 @@ int ps_operation_nparams(const ps_operation *op);
 int ps_operation_nargs(const ps_operation *op);
 void ps_operations_push(lua_State *L);
 
-/* Per-call settings, read from the optional last argument. */
-typedef struct ps_call {
+/* The forms of the secrets a call carries (the API key, secret values):
+ * each as given, as the JSON encoder wrote it, and percent-encoded, so that
+ * whichever a server echoes can be scrubbed. Owned copies, wiped on release. */
+#define PS_MAX_FORMS (3 * PS_MAX_FIELDS)
+typedef struct ps_secrets {
+    ps_buf text; /* the forms, back to back */
+    size_t at[PS_MAX_FORMS];
+    size_t len[PS_MAX_FORMS];
+    int n;
+} ps_secrets;
+
+/* A call's own request, built and checked before anything is sent or any
+ * state shared with other calls is touched: user code run while its
+ * arguments are read (metamethods, finalizers) may make other calls. */
+typedef struct ps_request {
     const ps_operation *op;
     long timeout_ms;
     long connect_timeout_ms;
     size_t path_at; /* offset of the path within the URL */
-} ps_call;
+    ps_buf url;
+    ps_buf payload;
+    ps_secrets secrets;
+} ps_request;
 
 typedef struct ps_client ps_client;
 typedef struct ps_events ps_events;
 
-enum ps_state { PS_IDLE, PS_RUNNING, PS_DONE };
+/* IDLE: free; RUNNING: on the multi handle; DONE: its result waits;
+ * TAKING: its result is being pushed (user code may run meanwhile). */
+enum ps_state { PS_IDLE, PS_RUNNING, PS_DONE, PS_TAKING };
 
 /* One HTTP exchange: an easy handle and its buffers, kept between calls so
  * that memory is reused; connections live in the client's share. */
 typedef struct ps_transfer {
     CURL *easy;
     ps_client *client;
+    struct ps_transfer *next; /* the client's list of extra blocking transfers */
     int id; /* its slot in the client's pool */
     enum ps_state state;
-    ps_call call;
+    ps_request req; /* the request it sends, moved in from the call */
     long timeout_ms; /* what the easy handle holds now */
     long connect_timeout_ms;
-    int overflow; /* the response outgrew max_response_bytes */
-    CURLcode rc;  /* how the last attempt ended */
-    /* Secret values of the call's body, kept alive by a registry reference
-     * until the result is taken, so that errors can scrub them. */
-    int secrets_ref;
-    const char *secrets[PS_MAX_FIELDS];
-    size_t secret_lens[PS_MAX_FIELDS];
-    int nsecrets;
-    ps_buf url;
-    ps_buf payload;
+    int overflow;  /* the response outgrew max_response_bytes */
+    int head_done; /* the header block ended: what follows are trailers */
+    int conflict;  /* the response gave two different Content-Lengths */
+    CURLcode rc;   /* how the last attempt ended */
     ps_buf body;
     ps_buf head; /* the raw header block of the last response */
     /* What the easy handle holds from the last call: its operation (NULL
@@ -125,21 +142,27 @@ typedef struct ps_transfer {
 
 /* The client: its settings, a multi handle that runs every transfer, a
  * share holding connections, DNS and TLS sessions, and a pool of transfers.
- * Slot 0 serves blocking calls; slots 1..max_concurrency started ones. */
+ * Slot 0 serves blocking calls (and `extra` those made while slot 0 is
+ * busy: from a finalizer, say); slots 1..max_concurrency started ones. */
 struct ps_client {
     CURLM *multi;
     CURLSH *share;
     ps_transfer **pool;
+    ps_transfer *extra;
+    ps_request *spare; /* a request's buffers, kept for the next call's */
     int max_concurrency;
     int max_host_connections;
-    ps_transfer *last;    /* the transfer whose result was taken last */
-    ps_transfer *scratch; /* where build() checks and builds, sending nothing */
+    /* While C is inside the client with user code able to run (a
+     * finalizer), close() only asks, and the outermost call closes it. */
+    int busy;
+    int close_pending;
     struct curl_slist *headers;      /* Authorization, Accept, Expect */
     struct curl_slist *body_headers; /* the same plus Content-Type */
     char *base_url;
     size_t base_len;
     char *api_key;
     size_t key_len;
+    ps_secrets key_forms;
     char *user_agent;
     char *ca_file; /* CA certificates to verify the server with, or NULL */
     long timeout_ms;
@@ -155,7 +178,19 @@ int ps_client_new(lua_State *L);
 void ps_client_open(lua_State *L);
 
 /* request.c */
-void ps_request_build(lua_State *L, ps_transfer *t, const ps_operation *op, int base);
+#define PS_MAX_NAME 65536 /* bytes of an id, a name or a cursor */
+/* What ps_request_build_protected builds, and from what. */
+typedef struct ps_build {
+    ps_request *r;
+    ps_client *c;
+    const ps_operation *op;
+} ps_build;
+int ps_request_build_protected(lua_State *L);
+void ps_request_build(lua_State *L, ps_request *r, ps_client *c, const ps_operation *op,
+                      int base);
+void ps_request_move(ps_request *dst, ps_request *src);
+void ps_request_wipe(ps_request *r);
+void ps_request_free(ps_request *r);
 size_t ps_escape_segment(ps_buf *b, const char *s, size_t len, int *oom);
 const char *ps_check_name(lua_State *L, const char *fname, int idx, int pos, const char *what,
                           size_t *len);
@@ -168,7 +203,6 @@ void ps_transfer_start(ps_transfer *t);
 void ps_transfer_stop(ps_transfer *t);
 CURLcode ps_transfer_run(ps_transfer *t);
 void ps_transfer_release(ps_transfer *t);
-void ps_transfer_forget(lua_State *L, ps_transfer *t);
 int ps_multi_drive(ps_client *c, long wait_ms);
 
 /* events.c */
@@ -179,6 +213,8 @@ void ps_events_free(ps_client *c);
 
 /* response.c */
 int ps_response_push(lua_State *L, ps_transfer *t, CURLcode rc);
+void ps_record_push(lua_State *L, ps_transfer *t);
+void ps_url_push(lua_State *L, const char *s, size_t len);
 const char *ps_header_find(const ps_buf *head, const char *name, size_t *len);
 void ps_headers_push(lua_State *L, const ps_buf *head);
 long ps_response_status(ps_transfer *t);
@@ -187,8 +223,14 @@ long ps_response_status(ps_transfer *t);
 int ps_error_push(lua_State *L, ps_transfer *t, const char *kind, long status, int body_idx,
                   const char *fmt, ...);
 int ps_raise(lua_State *L, const char *fmt, ...);
-void ps_scrub(lua_State *L, ps_transfer *t);
 const char *ps_error_kind_for_status(long status);
-const char *ps_error_kind_for_curl(CURLcode rc);
+const char *ps_error_kind_for_curl(CURLcode rc, const char *errbuf);
+
+/* scrub.c */
+int ps_secrets_add(lua_State *L, ps_secrets *s, int encode, const char *v, size_t len);
+void ps_secrets_wipe(ps_secrets *s);
+void ps_secrets_free(ps_secrets *s);
+void ps_scrub(lua_State *L, ps_transfer *t);
+void ps_scrub_top(lua_State *L, ps_transfer *t);
 
 #endif

@@ -1,8 +1,15 @@
 /*
- * request.c: checks a call's arguments against its operation's row and
- * builds the request: the URL from the base URL and percent-encoded path
- * segments, the query of a paged list, and the JSON body. Bad arguments
- * raise before anything is sent.
+ * request.c: a call's own request. Checks the call's arguments against its
+ * operation's row and builds, with no curl handle and nothing shared with
+ * other calls, the URL from the base URL and percent-encoded path segments,
+ * the query of a paged list, the JSON body, and copies of the secret values
+ * it carries. Bad arguments raise before anything is sent.
+ *
+ * Reading the arguments may run user code (a metamethod of the body or the
+ * options, a finalizer), which may make other calls or close the client:
+ * the request is the call's own (client.c builds it under lua_pcall, and
+ * frees and wipes it if a check raises), and nothing of the client is read
+ * after the first argument is.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -75,6 +82,9 @@ const char *ps_check_name(lua_State *L, const char *fname, int idx, int pos, con
     s = lua_tolstring(L, idx, len);
     if (*len == 0)
         arg_error(L, fname, pos, "%s must not be empty", what);
+    if (*len > PS_MAX_NAME)
+        arg_error(L, fname, pos, "%s is too long (%d bytes, at most %d)", what,
+                  *len > (size_t)0x7fffffff ? 0x7fffffff : (int)*len, PS_MAX_NAME);
     if (memchr(s, '\0', *len) || memchr(s, '\r', *len) || memchr(s, '\n', *len))
         arg_error(L, fname, pos, "%s must not contain NUL, CR or LF", what);
     /* Escaped or not, a "." or ".." segment may be resolved by a proxy or
@@ -84,7 +94,7 @@ const char *ps_check_name(lua_State *L, const char *fname, int idx, int pos, con
     return s;
 }
 
-static void build_path(lua_State *L, ps_transfer *t, const ps_operation *op, int base) {
+static void build_path(lua_State *L, ps_request *t, const ps_operation *op, int base) {
     const char *p = op->path;
     int n = 0, oom = 0;
     while (*p) {
@@ -111,9 +121,9 @@ static void build_path(lua_State *L, ps_transfer *t, const ps_operation *op, int
 }
 
 /* Appends "<sep><key>=<value>" with the value percent-encoded. */
-static void add_query(lua_State *L, ps_transfer *t, const char *key, const char *v, size_t len) {
+static void add_query(lua_State *L, ps_request *t, const char *key, const char *v, size_t len) {
     int oom = 0;
-    if (!ps_buf_addstr(&t->url, strchr(t->url.data + t->call.path_at, '?') ? "&" : "?") ||
+    if (!ps_buf_addstr(&t->url, strchr(t->url.data + t->path_at, '?') ? "&" : "?") ||
         !ps_buf_addstr(&t->url, key) || !ps_buf_addstr(&t->url, "="))
         out_of_memory(L);
     ps_escape_segment(&t->url, v, len, &oom);
@@ -121,7 +131,7 @@ static void add_query(lua_State *L, ps_transfer *t, const char *key, const char 
         out_of_memory(L);
 }
 
-static void build_query(lua_State *L, ps_transfer *t, const ps_operation *op, int idx, int pos) {
+static void build_query(lua_State *L, ps_request *t, const ps_operation *op, int idx, int pos) {
     static const struct {
         const char *option, *param;
     } text_params[] = {{"after", "after"}, {"order_by", "orderBy"}};
@@ -178,25 +188,19 @@ static long check_seconds(lua_State *L, const ps_operation *op, int idx, int pos
     return ms;
 }
 
-/* Remembers the secret value at the top of the stack, for scrubbing errors,
- * in a table referenced from the registry until the result is taken. */
-static void keep_secret(lua_State *L, ps_transfer *t) {
-    if (t->secrets_ref == LUA_NOREF) {
-        ps_newtable(L, PS_MAX_FIELDS, 0);
-        t->secrets_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-    }
-    lua_rawgeti(L, LUA_REGISTRYINDEX, t->secrets_ref);
-    lua_pushvalue(L, -2);
-    lua_rawseti(L, -2, t->nsecrets + 1);
-    lua_pop(L, 1);
-    t->secrets[t->nsecrets] = lua_tolstring(L, -1, &t->secret_lens[t->nsecrets]);
-    t->nsecrets++;
+/* Copies the secret value at the top of the stack, in every form the
+ * library may send it in, for scrubbing what comes back. */
+static void keep_secret(lua_State *L, ps_request *r) {
+    size_t len;
+    const char *v = lua_tolstring(L, -1, &len);
+    if (!ps_secrets_add(L, &r->secrets, PS_UPV_ENCODE, v, len))
+        out_of_memory(L);
 }
 
 /* Copies the body's known fields, checked and converted, into a new table
  * and encodes it with lua-cjson. Unknown fields are refused: a typo such as
  * `is_admin` must not be silently dropped. */
-static void build_body(lua_State *L, ps_transfer *t, const ps_operation *op, int idx, int pos) {
+static void build_body(lua_State *L, ps_request *t, const ps_operation *op, int idx, int pos) {
     const ps_field *f;
     const char *json;
     size_t len;
@@ -245,38 +249,70 @@ static void build_body(lua_State *L, ps_transfer *t, const ps_operation *op, int
     lua_pop(L, 1);
 }
 
-/* Builds op's request into t from the arguments starting at stack index
+/* Called under lua_pcall, so that the caller frees the request if a check
+ * raises: as client methods are, with a ps_build as a light userdata after
+ * their arguments. */
+int ps_request_build_protected(lua_State *L) {
+    ps_build *b = lua_touserdata(L, -1);
+    lua_pop(L, 1);
+    ps_request_build(L, b->r, b->c, b->op, 3);
+    return 0;
+}
+
+/* Builds op's request into r from the arguments starting at stack index
  * `base`: path parameters, then the body (when the operation has one), then
- * an optional options table. */
-void ps_request_build(lua_State *L, ps_transfer *t, const ps_operation *op, int base) {
-    ps_client *c = t->client;
+ * an optional options table. Client `c` is read before any argument is:
+ * user code run by the checks may close it. */
+void ps_request_build(lua_State *L, ps_request *r, ps_client *c, const ps_operation *op,
+                      int base) {
     int nparams = ps_operation_nparams(op);
     int has_body = op->fields[0].name != NULL;
     int opts = base + nparams + has_body;
     int opts_pos = nparams + has_body + 1;
 
-    ps_transfer_forget(L, t);
-    t->call.op = op;
-    t->url.len = 0;
-    ps_buf_wipe(&t->payload);
-    if (!ps_buf_append(&t->url, c->base_url, c->base_len))
+    r->op = op;
+    r->timeout_ms = c->timeout_ms;
+    r->connect_timeout_ms = c->connect_timeout_ms;
+    r->path_at = c->base_len;
+    if (!ps_buf_append(&r->url, c->base_url, c->base_len))
         out_of_memory(L);
-    t->call.path_at = c->base_len;
-    build_path(L, t, op, base);
-    t->call.timeout_ms = c->timeout_ms;
-    t->call.connect_timeout_ms = c->connect_timeout_ms;
+    c = NULL; /* from here on, user code may run */
+    build_path(L, r, op, base);
     if (!lua_isnoneornil(L, opts)) {
+        long timeout = r->timeout_ms, connect_timeout = r->connect_timeout_ms;
         if (!lua_istable(L, opts))
             arg_error(L, op->name, opts_pos, "opts must be a table, got %s",
                       luaL_typename(L, opts));
         if (op->paged)
-            build_query(L, t, op, opts, opts_pos);
-        t->call.timeout_ms = check_seconds(L, op, opts, opts_pos, "timeout", c->timeout_ms);
-        t->call.connect_timeout_ms =
-            check_seconds(L, op, opts, opts_pos, "connect_timeout", c->connect_timeout_ms);
+            build_query(L, r, op, opts, opts_pos);
+        r->timeout_ms = check_seconds(L, op, opts, opts_pos, "timeout", timeout);
+        r->connect_timeout_ms =
+            check_seconds(L, op, opts, opts_pos, "connect_timeout", connect_timeout);
     }
     /* The body last: once its secret is encoded, nothing can refuse the call
      * and leave it behind in the payload. */
     if (has_body)
-        build_body(L, t, op, base + nparams, nparams + 1);
+        build_body(L, r, op, base + nparams, nparams + 1);
+}
+
+/* Moves request src into dst (a transfer's): dst's buffers, wiped, go to
+ * src, which the caller frees. */
+void ps_request_move(ps_request *dst, ps_request *src) {
+    ps_request old = *dst;
+    ps_request_wipe(&old);
+    *dst = *src;
+    *src = old;
+}
+
+/* Forgets what r holds, overwriting its payload and secrets; keeps memory. */
+void ps_request_wipe(ps_request *r) {
+    r->url.len = 0;
+    ps_buf_wipe(&r->payload);
+    ps_secrets_wipe(&r->secrets);
+}
+
+void ps_request_free(ps_request *r) {
+    ps_buf_free(&r->url);
+    ps_buf_free(&r->payload);
+    ps_secrets_free(&r->secrets);
 }

@@ -130,7 +130,7 @@ static int is_json_null(lua_State *L, int idx) {
 }
 
 static int push_success(lua_State *L, ps_transfer *t, long status) {
-    const ps_operation *op = t->call.op;
+    const ps_operation *op = t->req.op;
     if (op->result == PS_RESULT_NONE) {
         lua_pushboolean(L, 1);
         return 1;
@@ -147,6 +147,17 @@ static int push_success(lua_State *L, ps_transfer *t, long status) {
     if (!is_json_null(L, -1) && !lua_istable(L, -1))
         return ps_error_push(L, t, "invalid_response", status, 0,
                              "expected a JSON object or array, got a %s", luaL_typename(L, -1));
+    if (!op->paged && op->result == PS_RESULT_JSON && lua_istable(L, -1)) {
+        /* One member or secret: lua-cjson gives an array integer keys
+         * from 1. (A session is read as it comes.) */
+        int is_array;
+        lua_rawgeti(L, -1, 1);
+        is_array = !lua_isnil(L, -1);
+        lua_pop(L, 1);
+        if (is_array)
+            return ps_error_push(L, t, "invalid_response", status, 0,
+                                 "expected a JSON object (a %s), got an array", op->item);
+    }
     return 1;
 }
 
@@ -159,7 +170,7 @@ static int push_failure(lua_State *L, ps_transfer *t, long status) {
         else
             lua_pop(L, 1);
     }
-    if (status >= 300 && status < 400) {
+    if (status == 301 || status == 302 || status == 303 || status == 307 || status == 308) {
         size_t len;
         const char *loc = ps_header_find(&t->head, "location", &len);
         if (loc != NULL)
@@ -204,8 +215,11 @@ int ps_response_push(lua_State *L, ps_transfer *t, CURLcode rc) {
                           t->errbuf[0] ? t->errbuf : curl_easy_strerror(rc));
     else if (rc == CURLE_SSL_CONNECT_ERROR && strstr(t->errbuf, "wrong version number") != NULL)
         n = ps_error_push(L, t, "tls", 0, 0, "%s (" PLAIN_HTTP_HINT ")", t->errbuf);
+    else if (t->conflict)
+        n = ps_error_push(L, t, "invalid_response", ps_response_status(t), 0,
+                          "the response has two different Content-Length headers");
     else if (rc != CURLE_OK)
-        n = ps_error_push(L, t, ps_error_kind_for_curl(rc), 0, 0, "%s",
+        n = ps_error_push(L, t, ps_error_kind_for_curl(rc, t->errbuf), 0, 0, "%s",
                           t->errbuf[0] ? t->errbuf : curl_easy_strerror(rc));
     else if ((status = ps_response_status(t)) >= 200 && status < 300)
         n = push_success(L, t, status);
@@ -213,4 +227,47 @@ int ps_response_push(lua_State *L, ps_transfer *t, CURLcode rc) {
         n = push_failure(L, t, status);
     ps_transfer_release(t);
     return n;
+}
+
+/* URLs and paths longer than this are shown cut, with their length: one
+ * built from a huge cursor must not fill a log or a terminal. */
+#define MAX_URL_SHOWN 2048
+
+/* Pushes the URL or path at `s`, cut to MAX_URL_SHOWN bytes. */
+void ps_url_push(lua_State *L, const char *s, size_t len) {
+    if (len <= MAX_URL_SHOWN) {
+        lua_pushlstring(L, s, len);
+        return;
+    }
+    lua_pushlstring(L, s, MAX_URL_SHOWN);
+    lua_pushfstring(L, "... (%d bytes)", len > (size_t)0x7fffffff ? 0x7fffffff : (int)len);
+    lua_concat(L, 2);
+}
+
+/* Pushes the record of the attempt t just made, for this call alone, as
+ * an array (cheap to make for every call; the Lua layer names its fields):
+ * {status, elapsed, method, url, path, head}, where `head` is the
+ * response's raw header block (trailers left out), scrubbed, and status and
+ * head are nil when no response came. */
+void ps_record_push(lua_State *L, ps_transfer *t) {
+    long status = ps_response_status(t);
+    curl_off_t us = 0;
+    lua_createtable(L, 6, 0);
+    if (status > 0) {
+        lua_pushinteger(L, (lua_Integer)status);
+        lua_rawseti(L, -2, 1);
+        lua_pushlstring(L, t->head.data ? t->head.data : "", t->head.len);
+        ps_scrub_top(L, t);
+        lua_rawseti(L, -2, 6);
+    }
+    if (curl_easy_getinfo(t->easy, CURLINFO_TOTAL_TIME_T, &us) != CURLE_OK)
+        us = 0;
+    lua_pushnumber(L, (lua_Number)us / 1e6);
+    lua_rawseti(L, -2, 2);
+    lua_pushstring(L, t->req.op->method);
+    lua_rawseti(L, -2, 3);
+    ps_url_push(L, t->req.url.data, t->req.url.len);
+    lua_rawseti(L, -2, 4);
+    ps_url_push(L, t->req.url.data + t->req.path_at, t->req.url.len - t->req.path_at);
+    lua_rawseti(L, -2, 5);
 }

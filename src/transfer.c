@@ -1,5 +1,6 @@
 /*
- * transfer.c: HTTP attempts on the client's curl multi handle. Every
+ * transfer.c: sends built requests (request.c) on the client's curl multi
+ * handle. Every
  * transfer, blocking or started, runs there, so all of them share the
  * client's connections (kept alive, HTTP/2 multiplexed when the server
  * offers it), DNS cache and TLS sessions. An easy handle is set up once and
@@ -8,6 +9,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "paperspace.h"
 /* A response buffer that grew past this is released after the call. */
@@ -25,13 +27,39 @@ static size_t on_body(char *data, size_t size, size_t n, void *ud) {
     return ps_buf_append(&t->body, data, len) ? len : 0;
 }
 
+/* Whether the Content-Length line at `data` differs from one the header
+ * block already holds. libcurl takes one of two different lengths; a
+ * proxy in between may have taken the other (request smuggling). */
+static int conflicts(ps_transfer *t, const char *data, size_t len) {
+    size_t have;
+    const char *v = ps_header_find(&t->head, "content-length", &have);
+    const char *w = data + 15, *end = data + len;
+    if (v == NULL)
+        return 0;
+    while (w < end && (*w == ' ' || *w == '\t'))
+        w++;
+    while (end > w && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' ' || end[-1] == '\t'))
+        end--;
+    return (size_t)(end - w) != have || memcmp(v, w, have) != 0;
+}
+
 static size_t on_header(char *data, size_t size, size_t n, void *ud) {
     ps_transfer *t = ud;
     size_t len = size * n;
     /* A status line starts a new response (after a 100 Continue, say):
      * only the last response's headers describe the result. */
-    if (len >= 5 && memcmp(data, "HTTP/", 5) == 0)
+    if (len >= 5 && memcmp(data, "HTTP/", 5) == 0) {
         t->head.len = 0;
+        t->head_done = 0;
+    } else if (t->head_done) {
+        return len; /* a chunked body's trailer: it must not pass for a header */
+    } else if ((len == 2 && data[0] == '\r' && data[1] == '\n') || (len == 1 && data[0] == '\n')) {
+        t->head_done = 1;
+    }
+    if (len > 15 && strncasecmp(data, "content-length:", 15) == 0 && conflicts(t, data, len)) {
+        t->conflict = 1;
+        return 0; /* aborts: which length frames the body is anyone's guess */
+    }
     if (t->head.len + len <= MAX_HEAD && !ps_buf_append(&t->head, data, len))
         return 0;
     return len;
@@ -52,7 +80,6 @@ ps_transfer *ps_transfer_new(ps_client *c, int id) {
     t->client = c;
     t->id = id;
     t->state = PS_IDLE;
-    t->secrets_ref = LUA_NOREF;
     t->easy = curl_easy_init();
     if (t->easy == NULL)
         goto fail;
@@ -103,8 +130,7 @@ void ps_transfer_free(ps_transfer *t) {
         return;
     if (t->easy != NULL)
         curl_easy_cleanup(t->easy);
-    ps_buf_free(&t->url);
-    ps_buf_free(&t->payload);
+    ps_request_free(&t->req);
     ps_buf_free(&t->body);
     ps_buf_free(&t->head);
     ps_buf_free(&t->prepared_url);
@@ -114,26 +140,28 @@ void ps_transfer_free(ps_transfer *t) {
 /* Whether the easy handle already holds this call's method and URL (and
  * there is no body): a client polling one resource need not set them again. */
 static int same_request(ps_transfer *t) {
-    return t->prepared == t->call.op && t->call.op->fields[0].name == NULL &&
-           t->prepared_url.len == t->url.len &&
-           memcmp(t->prepared_url.data, t->url.data, t->url.len) == 0;
+    return t->prepared == t->req.op && t->req.op->fields[0].name == NULL &&
+           t->prepared_url.len == t->req.url.len &&
+           memcmp(t->prepared_url.data, t->req.url.data, t->req.url.len) == 0;
 }
 
 /* Sets what differs between calls: method, URL, body, timeouts. */
 static CURLcode prepare(ps_transfer *t) {
-    const ps_operation *op = t->call.op;
+    const ps_operation *op = t->req.op;
     int has_body = op->fields[0].name != NULL;
     t->overflow = 0;
+    t->head_done = 0;
+    t->conflict = 0;
     t->errbuf[0] = '\0';
     t->body.len = 0;
     t->head.len = 0;
     if (same_request(t))
         goto timeouts;
     t->prepared = NULL;
-    SET(CURLOPT_URL, t->url.data);
+    SET(CURLOPT_URL, t->req.url.data);
     if (has_body) {
-        SET(CURLOPT_POSTFIELDS, t->payload.data);
-        SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)t->payload.len);
+        SET(CURLOPT_POSTFIELDS, t->req.payload.data);
+        SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)t->req.payload.len);
         SET(CURLOPT_HTTPHEADER, t->client->body_headers);
     } else {
         SET(CURLOPT_HTTPGET, 1L);
@@ -143,16 +171,16 @@ static CURLcode prepare(ps_transfer *t) {
     SET(CURLOPT_CUSTOMREQUEST,
         strcmp(op->method, "GET") == 0 || strcmp(op->method, "POST") == 0 ? NULL : op->method);
     t->prepared_url.len = 0;
-    if (ps_buf_append(&t->prepared_url, t->url.data, t->url.len))
+    if (ps_buf_append(&t->prepared_url, t->req.url.data, t->req.url.len))
         t->prepared = op;
 timeouts:
-    if (t->timeout_ms != t->call.timeout_ms) {
-        SET(CURLOPT_TIMEOUT_MS, t->call.timeout_ms);
-        t->timeout_ms = t->call.timeout_ms;
+    if (t->timeout_ms != t->req.timeout_ms) {
+        SET(CURLOPT_TIMEOUT_MS, t->req.timeout_ms);
+        t->timeout_ms = t->req.timeout_ms;
     }
-    if (t->connect_timeout_ms != t->call.connect_timeout_ms) {
-        SET(CURLOPT_CONNECTTIMEOUT_MS, t->call.connect_timeout_ms);
-        t->connect_timeout_ms = t->call.connect_timeout_ms;
+    if (t->connect_timeout_ms != t->req.connect_timeout_ms) {
+        SET(CURLOPT_CONNECTTIMEOUT_MS, t->req.connect_timeout_ms);
+        t->connect_timeout_ms = t->req.connect_timeout_ms;
     }
     return CURLE_OK;
 }
@@ -162,7 +190,7 @@ timeouts:
 static void done(ps_transfer *t, CURLcode rc) {
     t->rc = rc;
     t->state = PS_DONE;
-    ps_buf_wipe(&t->payload);
+    ps_buf_wipe(&t->req.payload);
 }
 
 static void fail(ps_transfer *t, CURLcode rc, const char *why) {
@@ -214,16 +242,21 @@ static void collect(ps_client *c) {
 }
 
 /* Fails every running transfer: the multi handle itself failed. */
-static void fail_all(ps_client *c, CURLMcode mc) {
-    int i;
-    for (i = 0; i <= c->max_concurrency; i++) {
-        ps_transfer *t = c->pool[i];
-        if (t != NULL && t->state == PS_RUNNING) {
-            curl_multi_remove_handle(c->multi, t->easy);
-            fail(t, mc == CURLM_OUT_OF_MEMORY ? CURLE_OUT_OF_MEMORY : CURLE_FAILED_INIT,
-                 curl_multi_strerror(mc));
-        }
+static void fail_one(ps_client *c, ps_transfer *t, CURLMcode mc) {
+    if (t != NULL && t->state == PS_RUNNING) {
+        curl_multi_remove_handle(c->multi, t->easy);
+        fail(t, mc == CURLM_OUT_OF_MEMORY ? CURLE_OUT_OF_MEMORY : CURLE_FAILED_INIT,
+             curl_multi_strerror(mc));
     }
+}
+
+static void fail_all(ps_client *c, CURLMcode mc) {
+    ps_transfer *t;
+    int i;
+    for (i = 0; i <= c->max_concurrency; i++)
+        fail_one(c, c->pool[i], mc);
+    for (t = c->extra; t != NULL; t = t->next)
+        fail_one(c, t, mc);
 }
 
 /* Moves every running transfer forward, waiting up to `wait_ms` for the
@@ -262,13 +295,6 @@ CURLcode ps_transfer_run(ps_transfer *t) {
     while (t->state == PS_RUNNING)
         ps_multi_drive(t->client, 1000);
     return t->rc;
-}
-
-/* Drops the reference that kept the call's secret values alive. */
-void ps_transfer_forget(lua_State *L, ps_transfer *t) {
-    luaL_unref(L, LUA_REGISTRYINDEX, t->secrets_ref);
-    t->secrets_ref = LUA_NOREF;
-    t->nsecrets = 0;
 }
 
 /* Gives back memory a large response made the buffers grow to. */

@@ -120,17 +120,28 @@ local client = {}
 -- @treturn true|nil
 -- @treturn[opt] table the error object
 
+-- The core's record of one attempt is an array, cheap to make for every
+-- call: {status, elapsed, method, url, path, head}, `head` being the
+-- response's header block (scrubbed), read only when asked for.
+local function request_id(r)
+  return r[6] and core.header(r[6], "x-request-id")
+end
+
 -- A response the library refuses after the core took it (a page that makes
--- no sense) gets the details of that response, as the core's errors have,
--- and the attempts that page took.
-local function describe_response(self, err, attempts)
-  local r = not self._closed and self._core:response(false)
+-- no sense) gets the details of that response, from the call's own record,
+-- as the core's errors have, and the attempts that page took.
+local function describe_response(err, r, attempts)
   if r then
-    err.status, err.request_id, err.method, err.url, err.path =
-      r.status, r.request_id, r.method, r.url, r.path
+    err.status, err.request_id, err.method, err.url, err.path = r[1], request_id(r), r[3], r[4], r[5]
   end
   err.attempts = attempts or err.attempts
   return err
+end
+
+-- What `last_response()` and `opts.raw` show of a call's record.
+local function public_record(r, with_headers)
+  return { status = r[1], request_id = request_id(r), elapsed = r[2], method = r[3], url = r[4],
+           path = r[5], headers = with_headers and r[6] and core.headers(r[6]) or nil }
 end
 
 --- Makes a client.
@@ -162,8 +173,6 @@ function client.new(opts)
     _sched = (ngx_host.detect() and ngx_host.scheduler or scheduler.new)(handle),
     _teams = setmetatable({}, { __mode = "v" }),
   }, Client)
-  -- Made once, for the pager: list calls allocate no closure of their own.
-  self._describe = function(err, attempts) return describe_response(self, err, attempts) end
   if loop then self._host = luv_host.attach(loop, handle, self._sched, schedule) end
   return self
 end
@@ -216,12 +225,11 @@ local function after_earlier_delete(err, previous, acted)
   return nil, err
 end
 
-local function log_attempt(self, emit, op, attempt, value, err, retry_in)
+local function log_attempt(r, emit, op, attempt, value, err, retry_in)
   local record = { method = op.method, attempt = attempt }
   if value ~= nil then
-    local r = self._core:response(false)
-    record.status, record.request_id, record.ms = r.status, r.request_id, (r.elapsed or 0) * 1000
-    record.path = r.path
+    record.status, record.request_id, record.ms = r[1], request_id(r), r[2] * 1000
+    record.path = r[5]
   else
     record.status, record.request_id, record.kind = err.status, err.request_id, err.kind
     record.ms, record.path = (err.elapsed or 0) * 1000, err.path
@@ -243,7 +251,9 @@ local function closed_during(attempts)
 end
 
 --- One operation: attempts until it succeeds, fails in a way not worth
--- repeating, or has used its retries. Returns value, err, attempts made.
+-- repeating, or has used its retries. Returns value, err, attempts made,
+-- and the last attempt's record (its own, whatever other calls user code
+-- makes meanwhile: the logger's, say).
 local function request(self, op, opts, ...)
   local max_retries = opts and opts.max_retries or self._config.max_retries
   local emit = self._log
@@ -251,30 +261,30 @@ local function request(self, op, opts, ...)
   local task = sched:current() -- inside gather or spawn: start, do not block
   local previous, acted -- the last failed attempt; whether any may have acted
   for attempt = 1, max_retries + 1 do
-    local value, err
+    local value, err, record
     if task then
-      value, err = sched:call(task, op.name, ...)
+      value, err, record = sched:call(task, op.name, ...)
     else
-      value, err = self._core:call(op.name, ...)
+      value, err, record = self._core:call(op.name, ...)
     end
     if value ~= nil then
-      if emit then log_attempt(self, emit, op, attempt, value) end
-      return value, nil, attempt
+      if emit then log_attempt(record, emit, op, attempt, value) end
+      return value, nil, attempt, record
     end
     err.attempts = attempt
     if previous and op.method == "DELETE" and err.kind == "not_found" then
-      if emit then log_attempt(self, emit, op, attempt, nil, err) end
+      if emit then log_attempt(record, emit, op, attempt, nil, err) end
       value, err = after_earlier_delete(err, previous, acted)
-      return value, err, attempt
+      return value, err, attempt, record
     end
     err.retryable = retry.should_retry(err, op.method)
     if not err.retryable or attempt > max_retries then
-      if emit then log_attempt(self, emit, op, attempt, nil, err) end
-      return nil, err, attempt
+      if emit then log_attempt(record, emit, op, attempt, nil, err) end
+      return nil, err, attempt, record
     end
     local delay = retry.delay(attempt - 1, err.headers)
-    if emit then log_attempt(self, emit, op, attempt, nil, err, delay) end
-    if self._closed then return nil, closed_during(attempt), attempt end
+    if emit then log_attempt(record, emit, op, attempt, nil, err, delay) end
+    if self._closed then return nil, closed_during(attempt), attempt, record end
     if task then sched:sleep(task, delay) else core.sleep(delay) end
     previous, acted = err, acted or may_have_acted(err)
   end
@@ -282,16 +292,17 @@ end
 
 local ERROR_WIRE_FIELDS = { "status", "headers", "request_id", "method", "url", "path" }
 
--- The record `opts.raw` asks for: what the last attempt got on the wire,
--- with the attempts and the time the whole call took. A failure's comes
--- from its error, already scrubbed of secrets.
-local function wire_record(self, err, attempts, started, pages)
+-- The record `opts.raw` asks for: what the last attempt got on the wire
+-- (`record`, the core's for that attempt), with the attempts and the time
+-- the whole call took. A failure's comes from its error, already scrubbed
+-- of secrets.
+local function wire_record(record, err, attempts, started, pages)
   local r
   if err then
     r = {}
     for _, k in ipairs(ERROR_WIRE_FIELDS) do r[k] = err[k] end
   else
-    r = not self._closed and self._core:response() or {}
+    r = record and public_record(record, true) or {}
   end
   r.attempts, r.retries = attempts, attempts - 1
   r.elapsed = core.now() - started
@@ -315,13 +326,15 @@ end
 
 -- Gives results their methods: members and secrets belong to the team named
 -- by the call's first argument.
-local function finish(self, op, team_id, value, err, attempts)
+local function finish(self, op, team_id, value, err, record, attempts)
+  -- The last call that returned is this one, whatever user code called meanwhile.
+  self._last = record or self._last
   if value == nil then return nil, err end
   if value == core.null then return nil, nil end
   if op.item == "member" or op.item == "secret" then
     -- The core has checked the id by now: the cache needs no second check.
     value, err = team.wrap(self._teams[team_id] or self:team(team_id), op.item, value, op.paged)
-    if err then return nil, describe_response(self, err, attempts) end
+    if err then return nil, describe_response(err, record, attempts) end
   end
   return value
 end
@@ -336,27 +349,33 @@ local function define(op)
       check_opts(op, opts, nargs, op.name)
       local raw = type(opts) == "table" and opts.raw
       local started = raw and core.now()
-      local value, err, attempts = request(self, op, opts, ...)
+      local value, err, attempts, record = request(self, op, opts, ...)
       if raw then
-        value, err = finish(self, op, (...), value, err)
-        return value, err, wire_record(self, err, attempts, started)
+        value, err = finish(self, op, (...), value, err, record)
+        return value, err, wire_record(record, err, attempts, started)
       end
-      return finish(self, op, (...), value, err)
+      return finish(self, op, (...), value, err, record)
     end
     return
   end
-  -- A list: its path parameters, then opts. Every page is one call; the
-  -- attempts of the last are kept in `args.attempts`, for its errors.
+  -- A list: its path parameters, then opts. Every page is one call, whose
+  -- record and attempts are kept in `args.record` and `args.attempts` (the
+  -- list call's own) for describing an error the pager or the wrapping
+  -- makes of that page.
   local function fetcher(self, args, stats)
     return function(page_opts)
       -- A later page, after user code closed the client: the call ends here.
       if self._closed and args.attempts then return nil, closed_during(), 0 end
       args[nparams + 1] = page_opts
-      local value, err, attempts = request(self, op, page_opts, unpack(args, 1, nparams + 1))
+      local value, err, attempts, record = request(self, op, page_opts, unpack(args, 1, nparams + 1))
+      args.record = record
       if stats then stats.pages, stats.attempts = stats.pages + 1, stats.attempts + attempts end
       args.attempts = attempts
       return value, err, attempts
     end
+  end
+  local function describer(args)
+    return function(err, attempts) return describe_response(err, args.record, attempts or args.attempts) end
   end
   local function prepare(self, name, iterating, ...)
     check_self(self, name)
@@ -374,10 +393,10 @@ local function define(op)
     local started = raw and core.now()
     local stats = raw and { pages = 0, attempts = 0 }
     local max_pages = opts and opts.max_pages or self._config.max_pages
-    local value, err = pager.collect(fetcher(self, args, stats), opts, self._describe, max_pages)
-    value, err = finish(self, op, args[1], value, err, args.attempts)
+    local value, err = pager.collect(fetcher(self, args, stats), opts, describer(args), max_pages)
+    value, err = finish(self, op, args[1], value, err, args.record, args.attempts)
     if raw then
-      local r = wire_record(self, err, stats.attempts, started, stats.pages)
+      local r = wire_record(args.record, err, stats.attempts, started, stats.pages)
       r.retries = stats.attempts - stats.pages
       return value, err, r
     end
@@ -391,11 +410,11 @@ local function define(op)
     if not ok then error((tostring(msg):gsub("'" .. op.name .. "'", "'" .. each .. "'")), 0) end
     local mt = self:team(args[1])._metatables[op.item]
     local max_pages = opts and opts.max_pages or self._config.max_pages
-    local next_item = pager.each(fetcher(self, args), opts, self._describe, max_pages)
+    local next_item = pager.each(fetcher(self, args), opts, describer(args), max_pages)
     return function()
       local item = next_item()
       if item == nil or team.is_object(item) then return item and setmetatable(item, mt) end
-      error(describe_response(self, team.not_an_object(op.item, item), args.attempts), 2)
+      error(describe_response(team.not_an_object(op.item, item), args.record, args.attempts), 2)
     end
   end
 end
@@ -571,13 +590,14 @@ function Client:wait_all()
   sched:run(function() return sched.count == 0 end)
 end
 
---- What the last attempt got on the wire, without another request.
+--- What the last attempt of the last call that returned got on the wire,
+-- without another request. Set as a call returns: calls that user code makes
+-- while one runs (a logger's, say) do not change what it reports for it.
 -- @treturn table|nil `status`, `headers` (lower-case names), `request_id`,
--- `elapsed` (seconds), `method`, `url`; nil before the first call and after
--- one refused for a wrong argument
+-- `elapsed` (seconds), `method`, `url`, `path`; nil before the first call
 function Client:last_response()
   check_self(self, "last_response")
-  return self._core:response(true)
+  return self._last and public_record(self._last, true)
 end
 
 --- Closes the client and its connections. Tasks still running end as

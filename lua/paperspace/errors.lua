@@ -71,6 +71,18 @@ function errors.check_arg(value, want, pos, name, what)
   end
 end
 
+local ESCAPES = { ["\r"] = "\\r", ["\n"] = "\\n", ["\t"] = "\\t" }
+
+--- `s` with every control byte (CR, LF, ESC, BEL...) written as an escape
+-- (`\r`, `\27`): strings a server sent (a message, a request id) must not
+-- move a terminal's cursor, colour it, or forge a log line.
+-- @tparam string s
+-- @treturn string
+function errors.escape(s)
+  if not s:find("[%c\127]") then return s end
+  return (s:gsub("[%c\127]", function(c) return ESCAPES[c] or "\\" .. c:byte() end))
+end
+
 --- Whether the error is of kind `kind`: `err:is("not_found")`.
 -- @tparam table err the error object
 -- @tparam string kind
@@ -86,7 +98,7 @@ function Error.__tostring(err)
   if err.request_id then where[#where + 1] = "request " .. err.request_id end
   if err.attempts and err.attempts > 1 then where[#where + 1] = err.attempts .. " attempts" end
   local tail = #where > 0 and (" (" .. table.concat(where, ", ") .. ")") or ""
-  return "paperspace: " .. head .. ": " .. tostring(err.message) .. tail
+  return errors.escape("paperspace: " .. head .. ": " .. tostring(err.message) .. tail)
 end
 
 return errors

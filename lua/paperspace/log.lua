@@ -7,6 +7,8 @@
 -- `kind` and, on a retry, `retry_in` (seconds).
 -- @module paperspace.log
 
+local escape = require("paperspace.errors").escape
+
 local log = {}
 
 local LEVELS = { info = 1, debug = 2 }
@@ -41,7 +43,7 @@ function log.format(record)
                              outcome, math.floor((record.ms or 0) + 0.5), record.attempt)
   if record.request_id then line = line .. " request_id=" .. record.request_id end
   if record.retry_in then line = line .. string.format(" retry_in=%.3fs", record.retry_in) end
-  return line
+  return escape(line)
 end
 
 return log
