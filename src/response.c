@@ -193,8 +193,8 @@ static int push_failure(lua_State *L, ps_transfer *t, long status) {
 static int handshake_stalled(ps_transfer *t, CURLcode rc) {
     /* libcurl records no connect time for a failed attempt; its message
      * tells a stalled handshake from a stalled TCP connection. */
-    return rc == CURLE_OPERATION_TIMEDOUT && t->url.len >= 6 &&
-           strncasecmp(t->url.data, "https:", 6) == 0 && strstr(t->errbuf, "SSL connection timeout") != NULL;
+    return rc == CURLE_OPERATION_TIMEDOUT && t->req.url.len >= 6 &&
+           strncasecmp(t->req.url.data, "https:", 6) == 0 && strstr(t->errbuf, "SSL connection timeout") != NULL;
 }
 
 /* Pushes the result of the attempt that ended with `rc`: the decoded value
