@@ -629,7 +629,8 @@ describe("paperspace (installed) against the emulator", function()
                   responses = { { status = 400, body = { code = "BAD", message = "one\ntwo\r\27[1mthree" } } } }
       r = run("secrets list --team team-1")
       assert.equal(1, r.code)
-      one_error_line(r, "one two %[1mthree")
+      -- The library itself escapes what a server says in its messages.
+      one_error_line(r, "one\\ntwo\\r\\27%[1mthree")
       assert.is_nil(r.err:find("\27", 1, true))
     end)
 
