@@ -106,7 +106,7 @@ describe("a client closed by user code inside a call", function()
   it("from a __gc finalizer while calls run: every call completes or raises 'closed'", function()
     finally(eager_gc())
     local results = { value = 0, closed = 0 }
-    for _ = 1, 40 do
+    for _ = 1, 15 do
       local c = helpers.client(emu, { max_retries = 0 })
       local trigger = gc_trigger(function() c:close() end)
       trigger.arm()
@@ -176,7 +176,7 @@ describe("a call made by user code inside a call", function()
       assert(s == nil)
     end)
     finally(function() trigger.live = false end)
-    for _ = 1, 50 do
+    for _ = 1, 20 do
       trigger.arm()
       local session = assert(client:get_session())
       assert.is_table(session.user)
