@@ -117,11 +117,21 @@ describe("faults", function()
   end)
 
   it("a body under max_response_bytes is read whole", function()
-    -- 1 MiB of JSON: "[0" .. ",0" * 524286 .. " ]"
-    emu:fault { path = "/auth/session", responses = { { huge = 1024 * 1024 } } }
+    -- 1 MiB of JSON: a session with a long field.
+    local pad = string.rep("x", 1024 * 1024)
+    emu:fault { path = "/auth/session", responses = { { status = 200,
+      body = '{"user": {"id": "user-1"}, "team": {"id": "team-1"}, "pad": "' .. pad .. '"}' } } }
     local body, err = client:get_session()
     assert.is_nil(err)
-    assert.equal(524287, #body)
+    assert.equal(#pad, #body.pad)
+  end)
+
+  it("a session that is a JSON array is an invalid_response", function()
+    emu:fault { path = "/auth/session", responses = { { huge = 1024 } } }
+    local body, err = client:get_session()
+    assert.is_nil(body)
+    assert.equal("invalid_response", err.kind)
+    assert.matches("expected a JSON object %(a session%), got an array", err.message)
   end)
 
   it("a redirect is not followed, and the error names its Location", function()

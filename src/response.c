@@ -147,9 +147,9 @@ static int push_success(lua_State *L, ps_transfer *t, long status) {
     if (!is_json_null(L, -1) && !lua_istable(L, -1))
         return ps_error_push(L, t, "invalid_response", status, 0,
                              "expected a JSON object or array, got a %s", luaL_typename(L, -1));
-    if (!op->paged && op->result == PS_RESULT_JSON && lua_istable(L, -1)) {
-        /* One member or secret: lua-cjson gives an array integer keys
-         * from 1. (A session is read as it comes.) */
+    if (!op->paged && lua_istable(L, -1)) {
+        /* One session, member or secret: lua-cjson gives an array integer
+         * keys from 1. */
         int is_array;
         lua_rawgeti(L, -1, 1);
         is_array = !lua_isnil(L, -1);
