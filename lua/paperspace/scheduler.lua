@@ -233,10 +233,7 @@ function Scheduler:join(tasks)
     end
     return
   end
-  self:run(function() --- The methods tasks share, whichever scheduler runs them (a host's too).
-scheduler.Task = Task
-
-return scheduler.all_done(tasks) end)
+  self:run(function() return scheduler.all_done(tasks) end)
 end
 
 --- Outside any task: runs the loop until `done()` is true.
