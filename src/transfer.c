@@ -225,9 +225,9 @@ void ps_transfer_stop(ps_transfer *t) {
 }
 
 /* Marks every transfer the multi handle has finished as done. */
-static void collect(ps_client *c) {
+static int collect(ps_client *c) {
     CURLMsg *msg;
-    int left;
+    int left, n = 0;
     while ((msg = curl_multi_info_read(c->multi, &left)) != NULL) {
         char *p = NULL;
         ps_transfer *t;
@@ -238,7 +238,9 @@ static void collect(ps_client *c) {
         t = (ps_transfer *)(void *)p;
         curl_multi_remove_handle(c->multi, t->easy);
         done(t, msg->data.result);
+        n++;
     }
+    return n;
 }
 
 /* Fails every running transfer: the multi handle itself failed. */
@@ -259,27 +261,35 @@ static void fail_all(ps_client *c, CURLMcode mc) {
         fail_one(c, t, mc);
 }
 
+/* libcurl 7.88 can miss a socket that became ready between a perform and
+ * the poll after it (seen on a kept-alive connection, when another call's
+ * answer was slow): a long wait is cut into slices of at most WAKE_MS, each
+ * followed by a perform, so such an answer waits a slice, not the other call. */
+#define WAKE_MS 100
+
 /* Moves every running transfer forward, waiting up to `wait_ms` for the
- * network when none finished. Returns how many are still running. */
+ * network when none finished (with nothing running, it just waits: a task
+ * may be sleeping before a retry). Returns how many are still running. */
 int ps_multi_drive(ps_client *c, long wait_ms) {
-    int running = 0;
+    int running = 0, finished = 0;
     CURLMcode mc = c->events != NULL ? ps_events_drive(c, wait_ms, &running)
                                      : curl_multi_perform(c->multi, &running);
-    if (wait_ms > INT_MAX)
-        wait_ms = INT_MAX;
-    if (mc == CURLM_OK) {
-        collect(c);
-        if (running > 0 && wait_ms > 0 && c->events == NULL) {
+    if (mc == CURLM_OK)
+        finished = collect(c);
+    while (mc == CURLM_OK && finished == 0 && wait_ms > 0 && c->events == NULL) {
+        long slice = wait_ms < WAKE_MS ? wait_ms : WAKE_MS;
+        wait_ms -= slice;
 #if LIBCURL_VERSION_NUM >= 0x074200
-            mc = curl_multi_poll(c->multi, NULL, 0, (int)wait_ms, NULL);
+        mc = curl_multi_poll(c->multi, NULL, 0, (int)slice, NULL);
 #else
-            mc = curl_multi_wait(c->multi, NULL, 0, (int)wait_ms, NULL);
+        if (running == 0)
+            break; /* curl_multi_wait would not wait */
+        mc = curl_multi_wait(c->multi, NULL, 0, (int)slice, NULL);
 #endif
-            if (mc == CURLM_OK)
-                mc = curl_multi_perform(c->multi, &running);
-            if (mc == CURLM_OK)
-                collect(c);
-        }
+        if (mc == CURLM_OK)
+            mc = curl_multi_perform(c->multi, &running);
+        if (mc == CURLM_OK)
+            finished = collect(c);
     }
     if (mc != CURLM_OK) {
         fail_all(c, mc);
