@@ -163,7 +163,7 @@ function Server:requests()
   if not f then return {} end
   local text = f:read("*a")
   f:close()
-  return assert(load("return {" .. text .. "}"))()
+  return assert((loadstring or load)("return {" .. text .. "}"))() -- luacheck: ignore 113
 end
 
 function Server:stop()
