@@ -5,13 +5,22 @@ local core = require "paperspace.core"
 local paperspace = require "paperspace"
 local cjson = require "cjson"
 
-describe("core.escape", function()
+describe("percent-encoding of a path segment", function()
+  -- Seen where a user sees it: the path of the error of a call to a port
+  -- that refuses connections.
+  local function path_of(name)
+    local c = paperspace.new { api_key = "k-123456", base_url = "http://127.0.0.1:1", max_retries = 0 }
+    local value, err = c:get_team_secret("t", name)
+    c:close()
+    assert.is_nil(value)
+    return err.path
+  end
+
   it("keeps only RFC 3986's unreserved characters", function()
-    assert.equal("a%20b%2Fc%3Fd%23e%25", core.escape("a b/c?d#e%"))
-    assert.equal("AZaz09-._~", core.escape("AZaz09-._~"))
-    assert.equal("%C3%A9t%C3%A9", core.escape("été"))
-    assert.equal("%00%0D%0A%2B%26%3D", core.escape("\0\r\n+&="))
-    assert.equal("", core.escape(""))
+    assert.equal("/teams/t/secrets/a%20b%2Fc%3Fd%23e%25", path_of("a b/c?d#e%"))
+    assert.equal("/teams/t/secrets/AZaz09-._~", path_of("AZaz09-._~"))
+    assert.equal("/teams/t/secrets/%C3%A9t%C3%A9", path_of("été"))
+    assert.equal("/teams/t/secrets/%2B%26%3D%3B%40%5C%09%7F", path_of("+&=;@\\\t\127"))
   end)
 end)
 

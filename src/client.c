@@ -3,9 +3,10 @@
  * share (connections, DNS, TLS sessions), the pool of transfers, the header
  * lists and the settings. Closed by close(), __close or __gc, whichever
  * comes first. Calls either block (call) or are started and driven by the
- * caller's loop (start, poll, finish, cancel).
+ * caller's loop (start, drive, take, cancel).
  */
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -154,10 +155,8 @@ static void set_headers(lua_State *L, ps_client *c) {
         c->api_key = copy(L, key, len);
         c->key_len = len;
         /* Every form a server could echo it in, for scrubbing. */
-        lua_getfield(L, LUA_REGISTRYINDEX, "paperspace.encode");
-        if (!ps_secrets_add(L, &c->key_forms, lua_gettop(L), key, len))
+        if (!ps_secrets_add(L, &c->key_forms, PS_UPV_ENCODE, key, len))
             ps_raise(L, "paperspace.new: not enough memory");
-        lua_pop(L, 1);
         luaL_buffinit(L, &b);
         luaL_addstring(&b, "Authorization: Bearer ");
         luaL_addlstring(&b, key, len);
@@ -266,8 +265,8 @@ int ps_client_new(lua_State *L) {
     return 1;
 }
 
-/* The operation named by argument 2 of call, start and build, with the
- * stack cut to its arguments (absent ones read as nil). */
+/* The operation named by argument 2 of call, start, build and check, with
+ * the stack cut to its arguments (absent ones read as nil). */
 static const ps_operation *check_operation(lua_State *L) {
     const char *name = luaL_checkstring(L, 2);
     const ps_operation *op = ps_operation_find(name);
@@ -306,12 +305,14 @@ static void request_release(ps_client *c, ps_request *r) {
  * a bad argument, and when user code run meanwhile closed the client; the
  * request is given back either way. The build runs under lua_pcall, on
  * copies of the arguments. */
-static ps_request *build(lua_State *L, ps_client *c, const ps_operation *op) {
+static ps_request *build(lua_State *L, ps_client *c, const ps_operation *op,
+                         const char *fname) {
     ps_build b;
     int i, top = lua_gettop(L);
     luaL_checkstack(L, top + 2, NULL);
     b.c = c;
     b.op = op;
+    b.fname = fname;
     b.r = c->spare; /* a build nested in this one (from a metamethod) makes its own */
     c->spare = NULL;
     if (b.r == NULL && (b.r = calloc(1, sizeof *b.r)) == NULL)
@@ -343,12 +344,8 @@ static void adopt(ps_client *c, ps_transfer *t, ps_request *r) {
  * (a finalizer making a call) cannot reuse it. The record is this call's
  * alone; the call's secrets, which it is scrubbed of, are wiped after. */
 static int take_result(lua_State *L, ps_transfer *t) {
-    int n;
     t->state = PS_TAKING;
-    n = ps_response_push(L, t, t->rc);
-    if (n == 1)
-        lua_pushnil(L);
-    ps_record_push(L, t);
+    ps_response_push(L, t);
     ps_request_wipe(&t->req);
     t->state = PS_IDLE;
     return 3;
@@ -372,11 +369,11 @@ static ps_transfer *blocking_transfer(lua_State *L, ps_client *c) {
 
 /* client:call(operation, params..., [body], [opts]) -> value, err, record
  * Runs one attempt of the operation to its end. `record` describes it:
- * {status, elapsed, method, url, path, head} (see ps_record_push). */
+ * {status, elapsed, method, url, path, head} (see ps_response_push). */
 static int client_call(lua_State *L) {
     ps_client *c = ps_client_check(L, 1);
     const ps_operation *op = check_operation(L);
-    ps_request *r = build(L, c, op);
+    ps_request *r = build(L, c, op, NULL);
     ps_transfer *t = blocking_transfer(L, c);
     int n;
     adopt(c, t, r);
@@ -392,7 +389,7 @@ static int client_call(lua_State *L) {
 static int client_start(lua_State *L) {
     ps_client *c = ps_client_check(L, 1);
     const ps_operation *op = check_operation(L);
-    ps_request *r = build(L, c, op);
+    ps_request *r = build(L, c, op, NULL);
     ps_transfer *t = NULL;
     int i;
     for (i = 1; i <= c->max_concurrency && t == NULL; i++) {
@@ -419,10 +416,10 @@ static ps_transfer *check_id(lua_State *L, ps_client *c, int idx) {
     return c->pool[id];
 }
 
-/* client:poll([wait]) -> {id, ...}, running
+/* client:drive([wait]) -> {id, ...}, running
  * Moves started calls forward, waiting up to `wait` seconds (default 0) for
  * the network; returns the ids of those that finished, and how many run. */
-static int client_poll(lua_State *L) {
+static int client_drive(lua_State *L) {
     ps_client *c = ps_client_check(L, 1);
     lua_Number wait = luaL_optnumber(L, 2, 0);
     int i, n = 0, running = 0;
@@ -444,8 +441,9 @@ static int client_poll(lua_State *L) {
     return 2;
 }
 
-/* client:finish(id) -> value, err, record: the result of a finished call. */
-static int client_finish(lua_State *L) {
+/* client:take(id) -> value, err, record: the result of a finished call,
+ * handed over once. */
+static int client_take(lua_State *L) {
     ps_client *c = ps_client_check(L, 1);
     ps_transfer *t = check_id(L, c, 2);
     int n;
@@ -478,7 +476,7 @@ static int client_capacity(lua_State *L) {
 static int client_build(lua_State *L) {
     ps_client *c = ps_client_check(L, 1);
     const ps_operation *op = check_operation(L);
-    ps_request *r = build(L, c, op);
+    ps_request *r = build(L, c, op, NULL);
     lua_pushstring(L, op->method);
     lua_pushlstring(L, r->url.data, r->url.len);
     if (r->payload.len > 0)
@@ -487,6 +485,21 @@ static int client_build(lua_State *L) {
         lua_pushnil(L);
     request_release(c, r);
     return 3;
+}
+
+/* client:check(fname, operation, params..., [body], [opts])
+ * Checks the arguments as build does, reporting a wrong one as an argument
+ * of function `fname` (an iterator, say, that calls the operation later). */
+static int client_check(lua_State *L) {
+    ps_client *c = ps_client_check(L, 1);
+    char fname[64];
+    const ps_operation *op;
+    /* A copy: the name's string leaves the stack. */
+    snprintf(fname, sizeof fname, "%s", luaL_checkstring(L, 2));
+    lua_remove(L, 2);
+    op = check_operation(L);
+    request_release(c, build(L, c, op, fname));
+    return 0;
 }
 
 /* close() and __close: inside a call (a finalizer closing the client
@@ -518,11 +531,12 @@ static int client_tostring(lua_State *L) {
 static const luaL_Reg client_methods[] = {
     {"call", client_call},
     {"start", client_start},
-    {"poll", client_poll},
-    {"finish", client_finish},
+    {"drive", client_drive},
+    {"take", client_take},
     {"cancel", client_cancel},
     {"capacity", client_capacity},
     {"build", client_build},
+    {"check", client_check},
     {"close", client_close},
     {"watch", ps_events_watch},
     {"events", ps_events_changes},
@@ -536,17 +550,18 @@ static const luaL_Reg client_meta[] = {
     {NULL, NULL},
 };
 
-/* Creates the client metatable; expects the PS_NUPVALUES upvalues on the
- * stack and pops them. */
+/* Creates the client metatable; its functions get as upvalues the
+ * PS_NUPVALUES values at the top of the stack, which stay there. */
 void ps_client_open(lua_State *L) {
     int i;
     luaL_newmetatable(L, PS_CLIENT_MT);
-    lua_insert(L, -(PS_NUPVALUES + 1));
-    ps_newtable(L, 0, 4);
+    lua_createtable(L, 0, 12);
+    for (i = 0; i < PS_NUPVALUES; i++)
+        lua_pushvalue(L, -(PS_NUPVALUES + 2));
+    ps_setfuncs(L, client_methods, PS_NUPVALUES);
+    lua_setfield(L, -2, "__index");
     for (i = 0; i < PS_NUPVALUES; i++)
         lua_pushvalue(L, -(PS_NUPVALUES + 1));
-    ps_setfuncs(L, client_methods, PS_NUPVALUES);
-    lua_setfield(L, -(PS_NUPVALUES + 2), "__index");
     ps_setfuncs(L, client_meta, PS_NUPVALUES);
     lua_pop(L, 1);
 }

@@ -10,14 +10,10 @@
 #include <lauxlib.h>
 
 #if LUA_VERSION_NUM >= 502
-#define ps_rawlen(L, i) lua_rawlen(L, i)
 #define ps_setfuncs(L, l, n) luaL_setfuncs(L, l, n)
-#define ps_testudata(L, i, t) luaL_testudata(L, i, t)
 #else
 /* LuaJIT declares some 5.2 functions and PUC 5.1 none; our own static
- * versions avoid depending on which. */
-#define ps_rawlen(L, i) lua_objlen(L, i)
-
+ * version avoids depending on which. */
 static inline void ps_setfuncs(lua_State *L, const luaL_Reg *l, int nup) {
     luaL_checkstack(L, nup + 1, "too many upvalues");
     for (; l->name != NULL; l++) {
@@ -28,17 +24,6 @@ static inline void ps_setfuncs(lua_State *L, const luaL_Reg *l, int nup) {
         lua_setfield(L, -(nup + 2), l->name);
     }
     lua_pop(L, nup);
-}
-
-static inline void *ps_testudata(lua_State *L, int i, const char *tname) {
-    void *p = lua_touserdata(L, i);
-    if (p == NULL || !lua_getmetatable(L, i))
-        return NULL;
-    luaL_getmetatable(L, tname);
-    if (!lua_rawequal(L, -1, -2))
-        p = NULL;
-    lua_pop(L, 2);
-    return p;
 }
 #endif
 
@@ -65,8 +50,5 @@ static inline int ps_isinteger(lua_State *L, int i) {
 }
 #define ps_tolonglong(L, i) ((long long)lua_tonumber(L, i))
 #endif
-
-/* Pushes a fresh table with room for narr array and nrec hash entries. */
-#define ps_newtable(L, narr, nrec) lua_createtable(L, narr, nrec)
 
 #endif

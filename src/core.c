@@ -8,24 +8,9 @@
 
 #include "paperspace.h"
 
-/* core.escape(s) -> s percent-encoded as one path segment. */
-static int core_escape(lua_State *L) {
-    size_t len;
-    const char *s = luaL_checklstring(L, 1, &len);
-    ps_buf b = {NULL, 0, 0};
-    int oom = 0;
-    ps_escape_segment(&b, s, len, &oom);
-    if (oom) {
-        ps_buf_free(&b);
-        return luaL_error(L, "paperspace: not enough memory");
-    }
-    lua_pushlstring(L, b.data ? b.data : "", b.len);
-    ps_buf_free(&b);
-    return 1;
-}
-
 /* core.check_name(value, fname, what, pos) -> value as a string, checked as
- * an id or a name is before it goes into a path; raises naming `what`. */
+ * an id or a name is before it goes into a path; raises naming `what` as
+ * argument `pos` of function `fname`. */
 static int core_check_name(lua_State *L) {
     const char *fname = luaL_checkstring(L, 2);
     const char *what = luaL_checkstring(L, 3);
@@ -98,11 +83,14 @@ static int core_now(lua_State *L) {
 
 static const luaL_Reg core_functions[] = {
     {"new", ps_client_new},
-    {"escape", core_escape},
     {"check_name", core_check_name},
     {"header", core_header},
     {"headers", core_headers},
     {"raise", core_raise},
+    {"bad_argument", ps_core_bad_argument},
+    {"set_library_dir", ps_core_set_library_dir},
+    {"link_task", ps_core_link_task},
+    {"unlink_task", ps_core_unlink_task},
     {"sleep", core_sleep},
     {"now", core_now},
     {NULL, NULL},
@@ -135,31 +123,30 @@ static void push_versions(lua_State *L) {
 }
 
 int luaopen_paperspace_core(lua_State *L) {
+    int i;
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
         return luaL_error(L, "paperspace: libcurl failed to initialise");
+    /* The upvalues (PS_UPV_*): decode, encode, null, and the request
+     * builder, a closure over the first three. */
     push_cjson(L);
-    lua_pushvalue(L, -1);
-    lua_setfield(L, LUA_REGISTRYINDEX, "paperspace.null");
-    lua_pushvalue(L, -3);
-    lua_setfield(L, LUA_REGISTRYINDEX, "paperspace.decode");
-    lua_pushvalue(L, -2);
-    lua_setfield(L, LUA_REGISTRYINDEX, "paperspace.encode");
     lua_pushvalue(L, -3);
     lua_pushvalue(L, -3);
     lua_pushvalue(L, -3);
     lua_pushcclosure(L, ps_request_build_protected, 3);
     ps_client_open(L);
 
-    ps_newtable(L, 0, 12);
-    ps_setfuncs(L, core_functions, 0);
+    lua_createtable(L, 0, 20);
+    for (i = 0; i < PS_NUPVALUES; i++)
+        lua_pushvalue(L, -(PS_NUPVALUES + 1));
+    ps_setfuncs(L, core_functions, PS_NUPVALUES);
     ps_operations_push(L);
     lua_setfield(L, -2, "operations");
     luaL_newmetatable(L, PS_ERROR_MT);
     lua_setfield(L, -2, "error_metatable");
-    lua_getfield(L, LUA_REGISTRYINDEX, "paperspace.null");
+    lua_pushvalue(L, -3);
     lua_setfield(L, -2, "null");
     /* The decoder responses go through, for benchmarks and tools. */
-    lua_getfield(L, LUA_REGISTRYINDEX, "paperspace.decode");
+    lua_pushvalue(L, -5);
     lua_setfield(L, -2, "decode");
     push_versions(L);
     return 1;

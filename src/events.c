@@ -162,7 +162,7 @@ int ps_events_changes(lua_State *L) {
         lua_pushnil(L);
     } else {
         size_t k;
-        ps_newtable(L, (int)(2 * e->nlog), 0);
+        lua_createtable(L, (int)(2 * e->nlog), 0);
         for (k = 0; k < e->nlog; k++) {
             int w = e->log[k].what;
             lua_pushinteger(L, (lua_Integer)e->log[k].fd);

@@ -31,10 +31,6 @@ static const ps_operation operations[] = {
 
 #define NOPERATIONS (sizeof(operations) / sizeof(operations[0]))
 
-const ps_operation *ps_operation_at(size_t i) {
-    return i < NOPERATIONS ? &operations[i] : NULL;
-}
-
 const ps_operation *ps_operation_find(const char *name) {
     size_t i;
     for (i = 0; i < NOPERATIONS; i++)
@@ -65,7 +61,7 @@ static const char *field_type_name(enum ps_field_type t) {
 static void push_params(lua_State *L, const ps_operation *op) {
     const char *p = op->path;
     int n = 0;
-    ps_newtable(L, ps_operation_nparams(op), 0);
+    lua_createtable(L, ps_operation_nparams(op), 0);
     while ((p = strchr(p, '{')) != NULL) {
         const char *end = strchr(p, '}');
         lua_pushlstring(L, p + 1, (size_t)(end - p - 1));
@@ -77,9 +73,9 @@ static void push_params(lua_State *L, const ps_operation *op) {
 static void push_fields(lua_State *L, const ps_operation *op) {
     const ps_field *f;
     int n = 0;
-    ps_newtable(L, PS_MAX_FIELDS, 0);
+    lua_createtable(L, PS_MAX_FIELDS, 0);
     for (f = op->fields; f->name != NULL; f++) {
-        ps_newtable(L, 0, 3);
+        lua_createtable(L, 0, 3);
         lua_pushstring(L, f->name);
         lua_setfield(L, -2, "name");
         lua_pushstring(L, field_type_name(f->type));
@@ -95,10 +91,10 @@ static void push_fields(lua_State *L, const ps_operation *op) {
 void ps_operations_push(lua_State *L) {
     static const char *const results[] = {"json", "nullable", "none"};
     size_t i;
-    ps_newtable(L, (int)NOPERATIONS, 0);
+    lua_createtable(L, (int)NOPERATIONS, 0);
     for (i = 0; i < NOPERATIONS; i++) {
         const ps_operation *op = &operations[i];
-        ps_newtable(L, 0, 8);
+        lua_createtable(L, 0, 8);
         lua_pushstring(L, op->name);
         lua_setfield(L, -2, "name");
         lua_pushstring(L, op->method);

@@ -5,8 +5,11 @@
  *   request.c     a call's own request: checks its arguments, builds its URL
  *                 and JSON body, copies the secrets it carries; no curl
  *   transfer.c    sends a built request on the client's curl multi handle
- *   response.c    reads headers and decodes the body into Lua values
- *   errors.c      the error object, pushed as `nil, err` in one place
+ *   headers.c     reads a response's header block: one header, or all
+ *   response.c    a finished attempt, read once: its result, or its error
+ *                 through errors.c; and its record
+ *   errors.c      the error object, pushed as `nil, err` in one place;
+ *                 programmer errors raised at the caller's line
  *   scrub.c       removes the API key and secret values from server bytes
  *   client.c      the client handle: settings, connection pool, transfers
  *   events.c      the multi handle driven by socket events (event loops)
@@ -35,8 +38,9 @@ int luaopen_paperspace_core(lua_State *L);
 #define PS_CLIENT_MT "paperspace.client"
 #define PS_ERROR_MT "paperspace.error"
 
-/* Upvalues shared by the client methods: the private lua-cjson instance,
- * and ps_request_build_protected as a closure over the same upvalues. */
+/* Upvalues shared by core.new and the client methods: the private
+ * lua-cjson instance, and ps_request_build_protected as a closure over the
+ * first three. */
 #define PS_UPV_DECODE lua_upvalueindex(1)
 #define PS_UPV_ENCODE lua_upvalueindex(2)
 #define PS_UPV_NULL lua_upvalueindex(3)
@@ -80,7 +84,6 @@ typedef struct ps_operation {
 } ps_operation;
 
 const ps_operation *ps_operation_find(const char *name);
-const ps_operation *ps_operation_at(size_t i);
 int ps_operation_nparams(const ps_operation *op);
 int ps_operation_nargs(const ps_operation *op);
 void ps_operations_push(lua_State *L);
@@ -101,6 +104,7 @@ typedef struct ps_secrets {
  * arguments are read (metamethods, finalizers) may make other calls. */
 typedef struct ps_request {
     const ps_operation *op;
+    const char *fname; /* while it is built: the function its argument errors name */
     long timeout_ms;
     long connect_timeout_ms;
     size_t path_at; /* offset of the path within the URL */
@@ -184,14 +188,17 @@ typedef struct ps_build {
     ps_request *r;
     ps_client *c;
     const ps_operation *op;
+    const char *fname;
 } ps_build;
 int ps_request_build_protected(lua_State *L);
 void ps_request_build(lua_State *L, ps_request *r, ps_client *c, const ps_operation *op,
-                      int base);
+                      int base, const char *fname);
 void ps_request_move(ps_request *dst, ps_request *src);
 void ps_request_wipe(ps_request *r);
 void ps_request_free(ps_request *r);
 size_t ps_escape_segment(ps_buf *b, const char *s, size_t len, int *oom);
+void ps_request_push_url(lua_State *L, const ps_request *r);
+void ps_request_push_path(lua_State *L, const ps_request *r);
 const char *ps_check_name(lua_State *L, const char *fname, int idx, int pos, const char *what,
                           size_t *len);
 long ps_seconds_ms(lua_State *L, int idx);
@@ -211,20 +218,35 @@ int ps_events_changes(lua_State *L);
 CURLMcode ps_events_drive(ps_client *c, long wait_ms, int *running);
 void ps_events_free(ps_client *c);
 
-/* response.c */
-int ps_response_push(lua_State *L, ps_transfer *t, CURLcode rc);
-void ps_record_push(lua_State *L, ps_transfer *t);
-void ps_url_push(lua_State *L, const char *s, size_t len);
+/* headers.c */
 const char *ps_header_find(const ps_buf *head, const char *name, size_t *len);
 void ps_headers_push(lua_State *L, const ps_buf *head);
-long ps_response_status(ps_transfer *t);
+
+/* response.c: a finished attempt read once; its result or its error is
+ * made from this. */
+typedef struct ps_response {
+    ps_transfer *t;     /* its request, header block and body */
+    long status;        /* the HTTP status; 0 when no response came */
+    lua_Number elapsed; /* seconds the attempt took */
+    int body;           /* stack index of the decoded error body; 0: none */
+    const char *request_id; /* in t->head, or NULL; found for errors */
+    size_t request_id_len;
+    const char *content_type;
+    size_t content_type_len;
+} ps_response;
+
+int ps_response_push(lua_State *L, ps_transfer *t);
 
 /* errors.c */
-int ps_error_push(lua_State *L, ps_transfer *t, const char *kind, long status, int body_idx,
-                  const char *fmt, ...);
+int ps_error_push(lua_State *L, const ps_response *r, const char *kind, const char *fmt, ...);
 int ps_raise(lua_State *L, const char *fmt, ...);
+int ps_argerror(lua_State *L, int pos, const char *fname, const char *fmt, ...);
 const char *ps_error_kind_for_status(long status);
 const char *ps_error_kind_for_curl(CURLcode rc, const char *errbuf);
+int ps_core_bad_argument(lua_State *L);
+int ps_core_set_library_dir(lua_State *L);
+int ps_core_link_task(lua_State *L);
+int ps_core_unlink_task(lua_State *L);
 
 /* scrub.c */
 int ps_secrets_add(lua_State *L, ps_secrets *s, int encode, const char *v, size_t len);

@@ -11,22 +11,12 @@
  * frees and wipes it if a check raises), and nothing of the client is read
  * after the first argument is.
  */
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "paperspace.h"
 
 #define MAX_LIMIT 120
-
-static int arg_error(lua_State *L, const char *fname, int pos, const char *fmt, ...) {
-    va_list ap;
-    const char *what;
-    va_start(ap, fmt);
-    what = lua_pushvfstring(L, fmt, ap);
-    va_end(ap);
-    return ps_raise(L, "bad argument #%d to '%s' (%s)", pos, fname, what);
-}
 
 static void out_of_memory(lua_State *L) {
     ps_raise(L, "paperspace: not enough memory to build the request");
@@ -73,24 +63,24 @@ const char *ps_check_name(lua_State *L, const char *fname, int idx, int pos, con
         lua_pushstring(L, num);
         lua_replace(L, idx);
     } else if (lua_type(L, idx) == LUA_TNUMBER) {
-        arg_error(L, fname, pos, "%s must be a string or an integer, got %s, which is not an integer",
+        ps_argerror(L, pos, fname, "%s must be a string or an integer, got %s, which is not an integer",
                   what, lua_tostring(L, idx));
     } else if (lua_type(L, idx) != LUA_TSTRING) {
-        arg_error(L, fname, pos, "%s must be a string or an integer, got %s", what,
+        ps_argerror(L, pos, fname, "%s must be a string or an integer, got %s", what,
                   luaL_typename(L, idx));
     }
     s = lua_tolstring(L, idx, len);
     if (*len == 0)
-        arg_error(L, fname, pos, "%s must not be empty", what);
+        ps_argerror(L, pos, fname, "%s must not be empty", what);
     if (*len > PS_MAX_NAME)
-        arg_error(L, fname, pos, "%s is too long (%d bytes, at most %d)", what,
+        ps_argerror(L, pos, fname, "%s is too long (%d bytes, at most %d)", what,
                   *len > (size_t)0x7fffffff ? 0x7fffffff : (int)*len, PS_MAX_NAME);
     if (memchr(s, '\0', *len) || memchr(s, '\r', *len) || memchr(s, '\n', *len))
-        arg_error(L, fname, pos, "%s must not contain NUL, CR or LF", what);
+        ps_argerror(L, pos, fname, "%s must not contain NUL, CR or LF", what);
     /* Escaped or not, a "." or ".." segment may be resolved by a proxy or
      * server into a different path: refuse rather than guess. */
     if ((*len == 1 && s[0] == '.') || (*len == 2 && s[0] == '.' && s[1] == '.'))
-        arg_error(L, fname, pos, "%s must not be '.' or '..'", what);
+        ps_argerror(L, pos, fname, "%s must not be '.' or '..'", what);
     return s;
 }
 
@@ -110,7 +100,7 @@ static void build_path(lua_State *L, ps_request *t, const ps_operation *op, int 
             size_t len;
             const char *s;
             snprintf(what, sizeof what, "%.*s", (int)(close - open - 1), open + 1);
-            s = ps_check_name(L, op->name, base + n, n + 1, what, &len);
+            s = ps_check_name(L, t->fname, base + n, n + 1, what, &len);
             ps_escape_segment(&t->url, s, len, &oom);
             if (oom)
                 out_of_memory(L);
@@ -131,7 +121,7 @@ static void add_query(lua_State *L, ps_request *t, const char *key, const char *
         out_of_memory(L);
 }
 
-static void build_query(lua_State *L, ps_request *t, const ps_operation *op, int idx, int pos) {
+static void build_query(lua_State *L, ps_request *t, int idx, int pos) {
     static const struct {
         const char *option, *param;
     } text_params[] = {{"after", "after"}, {"order_by", "orderBy"}};
@@ -141,7 +131,7 @@ static void build_query(lua_State *L, ps_request *t, const ps_operation *op, int
         lua_Number n = lua_tonumber(L, -1);
         char num[16];
         if (lua_type(L, -1) != LUA_TNUMBER || !ps_isinteger(L, -1) || n < 1 || n > MAX_LIMIT)
-            arg_error(L, op->name, pos, "opts.limit must be an integer from 1 to %d", MAX_LIMIT);
+            ps_argerror(L, pos, t->fname, "opts.limit must be an integer from 1 to %d", MAX_LIMIT);
         snprintf(num, sizeof num, "%d", (int)n);
         add_query(L, t, "limit", num, strlen(num));
     }
@@ -152,7 +142,7 @@ static void build_query(lua_State *L, ps_request *t, const ps_operation *op, int
         if (!lua_isnil(L, -1)) {
             const char *s;
             snprintf(what, sizeof what, "opts.%s", text_params[i].option);
-            s = ps_check_name(L, op->name, lua_gettop(L), pos, what, &len);
+            s = ps_check_name(L, t->fname, lua_gettop(L), pos, what, &len);
             add_query(L, t, text_params[i].param, s, len);
         }
         lua_pop(L, 1);
@@ -161,7 +151,7 @@ static void build_query(lua_State *L, ps_request *t, const ps_operation *op, int
     if (!lua_isnil(L, -1)) {
         const char *s = lua_tolstring(L, -1, &len);
         if (lua_type(L, -1) != LUA_TSTRING || (strcmp(s, "asc") != 0 && strcmp(s, "desc") != 0))
-            arg_error(L, op->name, pos, "opts.order must be \"asc\" or \"desc\"");
+            ps_argerror(L, pos, t->fname, "opts.order must be \"asc\" or \"desc\"");
         add_query(L, t, "order", s, len);
     }
     lua_pop(L, 1);
@@ -178,12 +168,12 @@ long ps_seconds_ms(lua_State *L, int idx) {
 
 /* Option `key` of the options table at `idx`, a timeout in seconds, as
  * milliseconds; `fallback` when absent. */
-static long check_seconds(lua_State *L, const ps_operation *op, int idx, int pos,
+static long check_seconds(lua_State *L, const ps_request *r, int idx, int pos,
                           const char *key, long fallback) {
     long ms = fallback;
     lua_getfield(L, idx, key);
     if (!lua_isnil(L, -1) && (ms = ps_seconds_ms(L, -1)) < 0)
-        arg_error(L, op->name, pos, "opts.%s must be a positive number of seconds", key);
+        ps_argerror(L, pos, r->fname, "opts.%s must be a positive number of seconds", key);
     lua_pop(L, 1);
     return ms;
 }
@@ -205,7 +195,7 @@ static void build_body(lua_State *L, ps_request *t, const ps_operation *op, int 
     const char *json;
     size_t len;
     if (!lua_istable(L, idx))
-        arg_error(L, op->name, pos, "body must be a table, got %s", luaL_typename(L, idx));
+        ps_argerror(L, pos, t->fname, "body must be a table, got %s", luaL_typename(L, idx));
     /* Unknown fields first: `Value` for `value` is named as the typo it is,
      * not reported as a missing `value`. */
     lua_pushnil(L);
@@ -216,26 +206,26 @@ static void build_body(lua_State *L, ps_request *t, const ps_operation *op, int 
                 break;
         if (f->name == NULL) {
             lua_pushvalue(L, -1); /* tostring on a copy keeps lua_next's key intact */
-            arg_error(L, op->name, pos, "body has an unknown field '%s' (%s takes %s%s%s)",
+            ps_argerror(L, pos, t->fname, "body has an unknown field '%s' (%s takes %s%s%s)",
                       lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1)
                                                      : luaL_typename(L, -1),
                       op->name, op->fields[0].name, op->fields[1].name ? " and " : "",
                       op->fields[1].name ? op->fields[1].name : "");
         }
     }
-    ps_newtable(L, 0, PS_MAX_FIELDS);
+    lua_createtable(L, 0, PS_MAX_FIELDS);
     for (f = op->fields; f->name != NULL; f++) {
         char what[40];
         snprintf(what, sizeof what, "body.%s", f->name);
         lua_getfield(L, idx, f->name);
         if (lua_isnil(L, -1))
-            arg_error(L, op->name, pos, "%s is required", what);
+            ps_argerror(L, pos, t->fname, "%s is required", what);
         if (f->type == PS_FIELD_BOOLEAN && !lua_isboolean(L, -1))
-            arg_error(L, op->name, pos, "%s must be a boolean, got %s", what, luaL_typename(L, -1));
+            ps_argerror(L, pos, t->fname, "%s must be a boolean, got %s", what, luaL_typename(L, -1));
         if (f->type == PS_FIELD_STRING && lua_type(L, -1) != LUA_TSTRING)
-            arg_error(L, op->name, pos, "%s must be a string, got %s", what, luaL_typename(L, -1));
+            ps_argerror(L, pos, t->fname, "%s must be a string, got %s", what, luaL_typename(L, -1));
         if (f->type == PS_FIELD_NAME)
-            ps_check_name(L, op->name, lua_gettop(L), pos, what, &len);
+            ps_check_name(L, t->fname, lua_gettop(L), pos, what, &len);
         if (f->secret)
             keep_secret(L, t);
         lua_setfield(L, -2, f->name);
@@ -255,22 +245,24 @@ static void build_body(lua_State *L, ps_request *t, const ps_operation *op, int 
 int ps_request_build_protected(lua_State *L) {
     ps_build *b = lua_touserdata(L, -1);
     lua_pop(L, 1);
-    ps_request_build(L, b->r, b->c, b->op, 3);
+    ps_request_build(L, b->r, b->c, b->op, 3, b->fname);
     return 0;
 }
 
 /* Builds op's request into r from the arguments starting at stack index
  * `base`: path parameters, then the body (when the operation has one), then
- * an optional options table. Client `c` is read before any argument is:
- * user code run by the checks may close it. */
+ * an optional options table. A wrong argument is reported as one of function
+ * `fname` (NULL: the operation's own name). Client `c` is read before any
+ * argument is: user code run by the checks may close it. */
 void ps_request_build(lua_State *L, ps_request *r, ps_client *c, const ps_operation *op,
-                      int base) {
+                      int base, const char *fname) {
     int nparams = ps_operation_nparams(op);
     int has_body = op->fields[0].name != NULL;
     int opts = base + nparams + has_body;
     int opts_pos = nparams + has_body + 1;
 
     r->op = op;
+    r->fname = fname != NULL ? fname : op->name;
     r->timeout_ms = c->timeout_ms;
     r->connect_timeout_ms = c->connect_timeout_ms;
     r->path_at = c->base_len;
@@ -281,13 +273,13 @@ void ps_request_build(lua_State *L, ps_request *r, ps_client *c, const ps_operat
     if (!lua_isnoneornil(L, opts)) {
         long timeout = r->timeout_ms, connect_timeout = r->connect_timeout_ms;
         if (!lua_istable(L, opts))
-            arg_error(L, op->name, opts_pos, "opts must be a table, got %s",
+            ps_argerror(L, opts_pos, r->fname, "opts must be a table, got %s",
                       luaL_typename(L, opts));
         if (op->paged)
-            build_query(L, r, op, opts, opts_pos);
-        r->timeout_ms = check_seconds(L, op, opts, opts_pos, "timeout", timeout);
+            build_query(L, r, opts, opts_pos);
+        r->timeout_ms = check_seconds(L, r, opts, opts_pos, "timeout", timeout);
         r->connect_timeout_ms =
-            check_seconds(L, op, opts, opts_pos, "connect_timeout", connect_timeout);
+            check_seconds(L, r, opts, opts_pos, "connect_timeout", connect_timeout);
     }
     /* The body last: once its secret is encoded, nothing can refuse the call
      * and leave it behind in the payload. */
@@ -309,6 +301,31 @@ void ps_request_wipe(ps_request *r) {
     r->url.len = 0;
     ps_buf_wipe(&r->payload);
     ps_secrets_wipe(&r->secrets);
+}
+
+/* URLs and paths longer than this are shown cut, with their length: one
+ * built from a huge cursor must not fill a log or a terminal. */
+#define MAX_URL_SHOWN 2048
+
+/* Pushes the `len` bytes at `s`, cut to MAX_URL_SHOWN. */
+static void push_shown(lua_State *L, const char *s, size_t len) {
+    if (len <= MAX_URL_SHOWN) {
+        lua_pushlstring(L, s, len);
+        return;
+    }
+    lua_pushlstring(L, s, MAX_URL_SHOWN);
+    lua_pushfstring(L, "... (%d bytes)", len > (size_t)0x7fffffff ? 0x7fffffff : (int)len);
+    lua_concat(L, 2);
+}
+
+/* Pushes the request's URL, as shown in errors and records. */
+void ps_request_push_url(lua_State *L, const ps_request *r) {
+    push_shown(L, r->url.data, r->url.len);
+}
+
+/* Pushes the request's path (and query), as shown in errors and records. */
+void ps_request_push_path(lua_State *L, const ps_request *r) {
+    push_shown(L, r->url.data + r->path_at, r->url.len - r->path_at);
 }
 
 void ps_request_free(ps_request *r) {

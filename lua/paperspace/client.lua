@@ -406,8 +406,7 @@ local function define(op)
   Client[each] = function(self, ...)
     local args, opts = prepare(self, each, true, ...)
     -- The core's checks (limit, order, cursor) now, not at the first step.
-    local ok, msg = pcall(self._core.build, self._core, op.name, unpack(args, 1, nparams + 1))
-    if not ok then error((tostring(msg):gsub("'" .. op.name .. "'", "'" .. each .. "'")), 0) end
+    self._core:check(each, op.name, unpack(args, 1, nparams + 1))
     local mt = self:team(args[1])._metatables[op.item]
     local max_pages = opts and opts.max_pages or self._config.max_pages
     local next_item = pager.each(fetcher(self, args), opts, describer(args), max_pages)

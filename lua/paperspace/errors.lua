@@ -22,6 +22,11 @@ local core = require "paperspace.core"
 
 local errors = {}
 
+-- Every module of the library loads this one: the core learns here where
+-- the library's files are, to report a wrong argument at the first caller
+-- outside them.
+core.set_library_dir(debug.getinfo(1, "S").source)
+
 local Error = core.error_metatable
 Error.__index = {}
 Error.__name = "paperspace.error"

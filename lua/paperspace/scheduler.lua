@@ -156,7 +156,12 @@ function Scheduler:spawn(fn, on_done)
   self.of[task.co] = task
   self.count = self.count + 1
   task.starting = true
+  -- A wrong argument raised in its first run, with no frame of the
+  -- caller's own in the task (a call gather was given as a table), is
+  -- reported at the line that spawned it.
+  core.link_task(task.co)
   resume(self, task)
+  core.unlink_task(task.co)
   task.starting = nil
   if task.raised then error(task.raised, 0) end -- a programmer error: raise it now
   return task
@@ -187,10 +192,10 @@ function Scheduler:step(wait)
   local ids
   if self.started then
     self.started = false
-    ids = self.core:poll(0)
-    if #ids == 0 and wait > 0 then ids = self.core:poll(wait) end
+    ids = self.core:drive(0)
+    if #ids == 0 and wait > 0 then ids = self.core:drive(wait) end
   else
-    ids = self.core:poll(wait)
+    ids = self.core:drive(wait)
   end
   -- Who waits for each finished transfer, read before any task runs: a task
   -- resumed below may cancel another whose transfer is in this list, and
@@ -203,7 +208,7 @@ function Scheduler:step(wait)
       self.by_id[id] = nil
       self.running = self.running - 1
       -- Resumed at once, so that what it reads of its response is its own.
-      resume(self, task, self.core:finish(id))
+      resume(self, task, self.core:take(id))
     end
   end
   if #self.sleepers > 0 then

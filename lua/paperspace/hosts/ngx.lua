@@ -168,7 +168,7 @@ end
 -- has calls, and whether anything finished.
 local function turn(self)
   if next(self.waiters) == nil then return false, false end
-  local progressed = dispatch(self, (self.core:poll(0)))
+  local progressed = dispatch(self, (self.core:drive(0)))
   local now = ngx.now()
   for id, w in pairs(self.waiters) do
     if w.posted and now > w.reap_at then
@@ -289,7 +289,7 @@ function Scheduler:call(task, op_name, ...)
       if not w.posted and not driver.running then driven = ensure_driver(self) end
     else
       ngx.sleep(MIN_PAUSE)
-      dispatch(self, (handle:poll(0)))
+      dispatch(self, (handle:drive(0)))
       driven = ensure_driver(self)
     end
   end
@@ -302,7 +302,7 @@ function Scheduler:call(task, op_name, ...)
   untrack(self, w)
   -- Taken before anything else runs: what the caller then reads of the
   -- response (logging, raw records) is its own.
-  local r = pack(handle:finish(id))
+  local r = pack(handle:take(id))
   free_slot(self)
   return unpack(r, 1, r.n)
 end
