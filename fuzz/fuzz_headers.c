@@ -1,6 +1,7 @@
 /*
  * fuzz_headers.c: libFuzzer target for the header-block parsing of
- * src/response.c, which reads bytes exactly as the server sent them.
+ * src/headers.c, which reads bytes exactly as the server sent them, and for
+ * the scrubbing (src/scrub.c) of the table it makes.
  *
  * The input is one raw header block (status line, "name: value" lines,
  * anything else). It is held the way the core holds it, in a ps_buf whose
