@@ -75,6 +75,16 @@ describe("a wrong argument", function()
   end)
 end)
 
+describe("core.bad_argument", function()
+  local core = require "paperspace.core"
+
+  it("formats an argument error as luaL_argerror does, at the caller's line", function()
+    local line = debug.getinfo(1, "l").currentline + 1
+    local msg = raised(function() core.bad_argument(2, "set_thing", "value must be a string, got nil") end)
+    assert.equal(at(line) .. "bad argument #2 to 'set_thing' (value must be a string, got nil)", msg)
+  end)
+end)
+
 describe("the library's frames", function()
   -- A script named like one of the library's files, in a folder named
   -- `paperspace` of its own, run against the

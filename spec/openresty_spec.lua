@@ -111,6 +111,13 @@ http {
         ngx.say(r[1][1].user.email, " ", r[2][2].kind, " ", r[3][1].user.id, " failed=", failed)
       }
     }
+    location = /blame {
+      content_by_lua_block {
+        local c = require("app").client()
+        local ok, err = pcall(function() local _ = c:gather { { "get_team_secret", "team-1", 1.5 } } end)
+        ngx.say(ok, " ", err)
+      }
+    }
     location = /nested {
       content_by_lua_block {
         local c = require("app").client()
@@ -402,6 +409,11 @@ describe("OpenResty (nginx with lua-nginx-module)", function()
       assert.equal(200, codes[i], bodies[i])
       assert.equal("ada@example.com not_found user-1 failed=1\n", bodies[i])
     end
+  end)
+
+  it("blames a wrong argument in a gather's call on the line of the gather", function()
+    local body = get("/blame")
+    assert.matches("^false content_by_lua%(nginx%.conf:%d+%):3: bad argument #2 to 'get_team_secret' %(name must", body)
   end)
 
   it("runs a gather inside a spawned task, with a page iterator, and waits for it with wait_all", function()

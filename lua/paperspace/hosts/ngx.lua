@@ -341,6 +341,9 @@ end
 
 local function run_task(self, task, fn)
   self.by_co[coroutine.running()] = task
+  -- A wrong argument in its first run, with no frame of the caller's own
+  -- here (a call gather was given as a table), is reported where spawn was.
+  if task.spawner then core.link_task(coroutine.running(), task.spawner) end
   local r = pack(pcall(fn))
   self.by_co[coroutine.running()] = nil
   if task.finished then return end -- cancelled: its result is set
@@ -372,8 +375,10 @@ function Scheduler:spawn(fn, on_done)
   track(self, task)
   s.tasks[task] = true
   task.starting = true
+  task.spawner = coroutine.running()
   local thread, err = ngx.thread.spawn(run_task, self, task, fn)
-  task.starting = nil
+  task.starting, task.spawner = nil, nil
+  if thread then core.unlink_task(thread) end
   if not thread then
     task_ended(self, task)
     error("paperspace: could not start a light thread: " .. tostring(err), 2)
