@@ -13,7 +13,7 @@
 static int is_library_frame(const lua_Debug *ar) {
     static const char *const files[] = {"init.lua", "client.lua", "team.lua", "member.lua",
                                          "secret.lua", "pager.lua", "config.lua", "errors.lua",
-                                         "hosts/ngx.lua",
+                                         "hosts/ngx.lua", "retry.lua", "tasks.lua",
                                          NULL};
     size_t len = strlen(ar->source), i;
     if (ar->currentline < 0)

@@ -57,6 +57,16 @@ function errors.check_self(self, class, kind, name)
   return mt
 end
 
+--- Raises a programmer error at the caller's line, as `luaL_argerror` does:
+-- `bad argument #1 to 'gather' (calls must be a table, got nil)`.
+-- The one place that writes this message.
+-- @tparam integer pos the argument's position
+-- @tparam string fname the function or method
+-- @tparam string message what is wrong with it
+function errors.bad_argument(pos, fname, message)
+  core.raise(string.format("bad argument #%d to '%s' (%s)", pos, fname, message))
+end
+
 --- Raises a programmer error, at the caller's line, unless `value` has
 -- type `want`: `bad argument #2 to 'set_secret' (value must be a string, got nil)`.
 -- @param value the argument
@@ -66,8 +76,7 @@ end
 -- @tparam string what the argument's name
 function errors.check_arg(value, want, pos, name, what)
   if type(value) ~= want then
-    core.raise(string.format("bad argument #%d to '%s' (%s must be a %s, got %s)", pos, name, what,
-                             want, type(value)))
+    errors.bad_argument(pos, name, what .. " must be a " .. want .. ", got " .. type(value))
   end
 end
 
