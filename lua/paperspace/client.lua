@@ -427,9 +427,10 @@ function Client:__tostring()
   return "paperspace.client(" .. self._config.base_url .. ")"
 end
 
---- The client's settings, without the API key.
+--- The client's settings, defaults included, without the API key.
 -- @treturn table a copy: `base_url`, `timeout`, `connect_timeout`, `max_retries`,
--- `user_agent`, `max_response_bytes`, `tls_verify`, `has_api_key`
+-- `user_agent`, `max_response_bytes`, `tls_verify`, `ca_file`, `max_pages`,
+-- `max_concurrency`, `max_host_connections`, `has_api_key`
 function Client:settings()
   check_self(self, Client, "client", "settings")
   local copy = { has_api_key = self._has_key }
