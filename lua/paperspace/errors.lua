@@ -51,7 +51,7 @@ end
 -- @treturn table the object's metatable
 function errors.check_self(self, class, kind, name)
   local mt = getmetatable(self)
-  if type(mt) ~= "table" or mt.__index ~= class then
+  if mt ~= class and (type(mt) ~= "table" or mt.__index ~= class) then -- a client's or a team's is the class
     core.raise("paperspace: call " .. kind .. ":" .. name .. "(...) with a colon")
   end
   return mt
