@@ -67,6 +67,22 @@ function errors.bad_argument(pos, fname, message)
   core.raise(string.format("bad argument #%d to '%s' (%s)", pos, fname, message))
 end
 
+--- Raises a programmer error, at the caller's line, unless `opts` is nil
+-- or a table whose keys are all options in `known`.
+-- @param opts the argument
+-- @tparam integer pos its position
+-- @tparam string fname the function or method
+-- @tparam table known option name -> true
+function errors.check_options(opts, pos, fname, known)
+  if opts == nil then return end
+  if type(opts) ~= "table" then
+    errors.bad_argument(pos, fname, "opts must be a table, got " .. type(opts))
+  end
+  for k in pairs(opts) do
+    if not known[k] then errors.bad_argument(pos, fname, "unknown option opts." .. tostring(k)) end
+  end
+end
+
 --- Raises a programmer error, at the caller's line, unless `value` has
 -- type `want`: `bad argument #2 to 'set_secret' (value must be a string, got nil)`.
 -- @param value the argument

@@ -15,6 +15,8 @@ local unpack = table.unpack or unpack -- luacheck: ignore 143
 
 local tasks = {}
 
+local GATHER_OPTIONS = { fail_fast = true }
+
 --- Runs calls concurrently on `sched` and returns their results in order
 -- (`client:gather`).
 -- @tparam table sched the client's scheduler
@@ -29,16 +31,7 @@ function tasks.gather(sched, client, calls, opts, operation_method)
   if type(calls) ~= "table" then
     bad_argument(1, "gather", "calls must be a table, got " .. type(calls))
   end
-  if opts ~= nil then
-    if type(opts) ~= "table" then
-      bad_argument(2, "gather", "opts must be a table, got " .. type(opts))
-    end
-    for k in pairs(opts) do
-      if k ~= "fail_fast" then
-        bad_argument(2, "gather", "unknown option opts." .. tostring(k))
-      end
-    end
-  end
+  errors.check_options(opts, 2, "gather", GATHER_OPTIONS)
   local fail_fast = opts and opts.fail_fast
   local started, failed = {}, 0
   local cancelling = false

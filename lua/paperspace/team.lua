@@ -26,6 +26,8 @@ end
 local check_arg = errors.check_arg
 local bad_argument = errors.bad_argument
 
+local SET_SECRETS_OPTIONS = { on_done = true }
+
 --- Makes the team object (used by `client:team`).
 -- @local
 function team.new(client, id)
@@ -213,20 +215,10 @@ function Team:set_secrets(values, opts)
   if type(values) ~= "table" then
     bad_argument(1, "set_secrets", "a table of name = value expected, got " .. type(values))
   end
-  local on_done
-  if opts ~= nil then
-    if type(opts) ~= "table" then
-      bad_argument(2, "set_secrets", "opts must be a table, got " .. type(opts))
-    end
-    for k in pairs(opts) do
-      if k ~= "on_done" then
-        bad_argument(2, "set_secrets", "unknown option opts." .. tostring(k))
-      end
-    end
-    on_done = opts.on_done
-    if on_done ~= nil and type(on_done) ~= "function" then
-      bad_argument(2, "set_secrets", "opts.on_done must be a function, got " .. type(on_done))
-    end
+  errors.check_options(opts, 2, "set_secrets", SET_SECRETS_OPTIONS)
+  local on_done = opts and opts.on_done
+  if on_done ~= nil and type(on_done) ~= "function" then
+    bad_argument(2, "set_secrets", "opts.on_done must be a function, got " .. type(on_done))
   end
   local names = {}
   for name, value in pairs(values) do
