@@ -34,6 +34,7 @@ local ngx_host = require "paperspace.hosts.ngx"
 local unpack = table.unpack or unpack -- luacheck: ignore 143
 local bad_argument = errors.bad_argument
 local check_self = errors.check_self
+local check_options = errors.check_options
 local annotate = record.annotate
 local wire_record = record.wire
 local attempt_loop = retry.run
@@ -161,20 +162,17 @@ function client.new(opts)
   return self
 end
 
+-- The options a list takes: a call's, and the list's own.
+local LIST_OPTIONS = {}
+for k in pairs(config.call_options) do LIST_OPTIONS[k] = true end
+for k in pairs(config.list_options) do LIST_OPTIONS[k] = true end
+
 local function check_opts(op, opts, pos, name, iterating)
   if opts == nil then return end
-  if type(opts) ~= "table" then
-    bad_argument(pos, name, "opts must be a table, got " .. type(opts))
-  end
-  for k in pairs(opts) do
-    local known = config.call_options[k] or (op.paged and config.list_options[k])
-    if iterating and k == "raw" then
-      bad_argument(pos, name, "iterators do not take opts.raw: use " .. op.name
-                              .. " with raw = true, or client:last_response()")
-    end
-    if not known then
-      bad_argument(pos, name, "unknown option opts." .. tostring(k))
-    end
+  check_options(opts, pos, name, op.paged and LIST_OPTIONS or config.call_options)
+  if iterating and opts.raw ~= nil then
+    bad_argument(pos, name, "iterators do not take opts.raw: use " .. op.name
+                            .. " with raw = true, or client:last_response()")
   end
   config.check_retries(opts.max_retries, name)
   config.check_max_pages(opts.max_pages, name)
