@@ -24,7 +24,10 @@ static lua_State *L;
 static const char driver[] =
     "local core, data = ...\n"
     "local cjson = require 'cjson'\n"
-    "local client = core.new { base_url = 'http://127.0.0.1:9/v1', api_key = 'fuzz-key-0123' }\n"
+    "-- A resolved configuration, as paperspace.config makes it: the core has no defaults.\n"
+    "local client = core.new { base_url = 'http://127.0.0.1:9/v1', api_key = 'fuzz-key-0123',\n"
+    "  user_agent = 'fuzz', timeout = 60, connect_timeout = 10, max_response_bytes = 1048576,\n"
+    "  tls_verify = true, max_concurrency = 1, max_host_connections = 1 }\n"
     "local function unescape(s)\n"
     "  return (s:gsub('%%(%x%x)', function(h) return string.char(tonumber(h, 16)) end))\n"
     "end\n"

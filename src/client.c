@@ -12,12 +12,9 @@
 
 #include "paperspace.h"
 
-#define DEFAULT_TIMEOUT_MS 60000L
-#define DEFAULT_CONNECT_TIMEOUT_MS 10000L
-#define DEFAULT_MAX_RESPONSE ((curl_off_t)32 * 1024 * 1024)
 #define UNLIMITED_RESPONSE ((curl_off_t)1 << 62)
-#define DEFAULT_MAX_CONCURRENCY 8
-#define MAX_CONCURRENCY 1000
+/* A bound for the pool's size, far above what paperspace.config allows. */
+#define MAX_POOL 65535
 
 ps_client *ps_client_check(lua_State *L, int idx) {
     ps_client *c = luaL_checkudata(L, idx, PS_CLIENT_MT);
@@ -89,17 +86,26 @@ static void client_release(ps_client *c) {
     c->api_key = c->base_url = c->user_agent = c->ca_file = NULL;
 }
 
-/* Reads string field `key` of the config table; raises when it holds NUL,
- * CR or LF, which would let it forge a header or a request line. */
-static const char *config_string(lua_State *L, const char *key, size_t *len) {
+/* The config table comes resolved from paperspace.config, which owns the
+ * defaults and the checks of the options: a value missing or of another
+ * type is the caller's bug (core.new called directly), not a user's. */
+static int unresolved(lua_State *L, const char *key) {
+    return luaL_error(L, "paperspace.core.new: config.%s is missing or invalid "
+                         "(paperspace.config.resolve makes the table)", key);
+}
+
+/* Reads string field `key` of the config table (NULL when absent and
+ * `optional`); raises when it holds NUL, CR or LF, which would let it forge
+ * a header or a request line. */
+static const char *config_string(lua_State *L, const char *key, int optional, size_t *len) {
     const char *s;
     lua_getfield(L, 1, key);
-    if (lua_isnil(L, -1)) {
+    if (optional && lua_isnil(L, -1)) {
         lua_pop(L, 1);
         return NULL;
     }
     if (lua_type(L, -1) != LUA_TSTRING)
-        ps_raise(L, "paperspace.new: %s must be a string, got %s", key, luaL_typename(L, -1));
+        unresolved(L, key);
     s = lua_tolstring(L, -1, len);
     if (memchr(s, '\0', *len) || memchr(s, '\r', *len) || memchr(s, '\n', *len))
         ps_raise(L, "paperspace.new: %s must not contain NUL, CR or LF", key);
@@ -107,10 +113,13 @@ static const char *config_string(lua_State *L, const char *key, size_t *len) {
     return s;
 }
 
-static long config_ms(lua_State *L, const char *key, long fallback) {
-    long ms = fallback;
+/* Timeouts follow the rule a call's own opts.timeout does (ps_seconds_ms). */
+static long config_ms(lua_State *L, const char *key) {
+    long ms;
     lua_getfield(L, 1, key);
-    if (!lua_isnil(L, -1) && (ms = ps_seconds_ms(L, -1)) < 0)
+    if (lua_type(L, -1) != LUA_TNUMBER)
+        unresolved(L, key);
+    if ((ms = ps_seconds_ms(L, -1)) < 0)
         ps_raise(L, "paperspace.new: %s must be a positive number of seconds", key);
     lua_pop(L, 1);
     return ms;
@@ -134,9 +143,7 @@ static void add_header(lua_State *L, struct curl_slist **list, const char *line)
 
 static void set_base_url(lua_State *L, ps_client *c) {
     size_t len;
-    const char *url = config_string(L, "base_url", &len);
-    if (url == NULL)
-        ps_raise(L, "paperspace.new: base_url is required");
+    const char *url = config_string(L, "base_url", 0, &len);
     if (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0)
         ps_raise(L, "paperspace.new: base_url must start with http:// or https://");
     if (strpbrk(url, "?# \t") != NULL)
@@ -149,7 +156,7 @@ static void set_base_url(lua_State *L, ps_client *c) {
 
 static void set_headers(lua_State *L, ps_client *c) {
     size_t len;
-    const char *key = config_string(L, "api_key", &len);
+    const char *key = config_string(L, "api_key", 1, &len);
     if (key != NULL && len > 0) {
         luaL_Buffer b;
         c->api_key = copy(L, key, len);
@@ -173,16 +180,12 @@ static void set_headers(lua_State *L, ps_client *c) {
     add_header(L, &c->body_headers, "Expect:");
 }
 
-static int config_int(lua_State *L, const char *key, int fallback, int min, int max) {
+static int config_count(lua_State *L, const char *key) {
     lua_Number n;
     lua_getfield(L, 1, key);
-    if (lua_isnil(L, -1)) {
-        lua_pop(L, 1);
-        return fallback;
-    }
     n = lua_tonumber(L, -1);
-    if (lua_type(L, -1) != LUA_TNUMBER || !ps_isinteger(L, -1) || n < min || n > max)
-        ps_raise(L, "paperspace.new: %s must be an integer from %d to %d", key, min, max);
+    if (!ps_isinteger(L, -1) || n < 1 || n > MAX_POOL)
+        unresolved(L, key);
     lua_pop(L, 1);
     return (int)n;
 }
@@ -194,10 +197,8 @@ static void set_pool(lua_State *L, ps_client *c) {
     static const curl_lock_data shared[] = {CURL_LOCK_DATA_CONNECT, CURL_LOCK_DATA_DNS,
                                             CURL_LOCK_DATA_SSL_SESSION};
     size_t i;
-    c->max_concurrency = config_int(L, "max_concurrency", DEFAULT_MAX_CONCURRENCY, 1,
-                                    MAX_CONCURRENCY);
-    c->max_host_connections =
-        config_int(L, "max_host_connections", c->max_concurrency, 1, MAX_CONCURRENCY);
+    c->max_concurrency = config_count(L, "max_concurrency");
+    c->max_host_connections = config_count(L, "max_host_connections");
     c->share = curl_share_init();
     c->multi = curl_multi_init();
     c->pool = calloc((size_t)c->max_concurrency + 1, sizeof *c->pool);
@@ -220,9 +221,11 @@ static void set_pool(lua_State *L, ps_client *c) {
         ps_raise(L, "paperspace.new: could not set up libcurl");
 }
 
-/* core.new(config) -> client. config: base_url, api_key, user_agent,
- * timeout, connect_timeout (seconds), max_response_bytes, tls_verify,
- * ca_file, max_concurrency, max_host_connections. */
+/* core.new(config) -> client. config, as paperspace.config.resolve makes
+ * it, every field set but the optional api_key and ca_file: base_url,
+ * api_key, user_agent (the whole header value), timeout, connect_timeout
+ * (seconds), max_response_bytes, tls_verify, ca_file, max_concurrency,
+ * max_host_connections. */
 int ps_client_new(lua_State *L) {
     ps_client *c;
     size_t len;
@@ -236,28 +239,23 @@ int ps_client_new(lua_State *L) {
 
     set_base_url(L, c);
     set_headers(L, c);
-    ua = config_string(L, "user_agent", &len);
-    if (ua == NULL) {
-        ua = "lua-paperspace/" PS_VERSION;
-        len = strlen(ua);
-    }
+    ua = config_string(L, "user_agent", 0, &len);
     c->user_agent = copy(L, ua, len);
-    c->timeout_ms = config_ms(L, "timeout", DEFAULT_TIMEOUT_MS);
-    c->connect_timeout_ms = config_ms(L, "connect_timeout", DEFAULT_CONNECT_TIMEOUT_MS);
+    c->timeout_ms = config_ms(L, "timeout");
+    c->connect_timeout_ms = config_ms(L, "connect_timeout");
     lua_getfield(L, 1, "max_response_bytes");
-    if (lua_isnil(L, -1))
-        c->max_response_bytes = DEFAULT_MAX_RESPONSE;
-    else if (lua_type(L, -1) == LUA_TNUMBER && lua_tonumber(L, -1) >= 1)
-        c->max_response_bytes = lua_tonumber(L, -1) < (lua_Number)UNLIMITED_RESPONSE
-                                    ? (curl_off_t)lua_tonumber(L, -1)
-                                    : UNLIMITED_RESPONSE; /* math.huge, say */
-    else
-        ps_raise(L, "paperspace.new: max_response_bytes must be a positive number");
+    if (!(lua_type(L, -1) == LUA_TNUMBER && lua_tonumber(L, -1) >= 1))
+        unresolved(L, "max_response_bytes");
+    c->max_response_bytes = lua_tonumber(L, -1) < (lua_Number)UNLIMITED_RESPONSE
+                                ? (curl_off_t)lua_tonumber(L, -1)
+                                : UNLIMITED_RESPONSE; /* math.huge, say */
     lua_pop(L, 1);
     lua_getfield(L, 1, "tls_verify");
-    c->tls_verify = lua_isnil(L, -1) || lua_toboolean(L, -1);
+    if (!lua_isboolean(L, -1))
+        unresolved(L, "tls_verify");
+    c->tls_verify = lua_toboolean(L, -1);
     lua_pop(L, 1);
-    ca = config_string(L, "ca_file", &len);
+    ca = config_string(L, "ca_file", 1, &len);
     if (ca != NULL)
         c->ca_file = copy(L, ca, len);
 

@@ -272,9 +272,7 @@ void ps_request_build(lua_State *L, ps_request *r, ps_client *c, const ps_operat
     build_path(L, r, op, base);
     if (!lua_isnoneornil(L, opts)) {
         long timeout = r->timeout_ms, connect_timeout = r->connect_timeout_ms;
-        if (!lua_istable(L, opts))
-            ps_argerror(L, opts_pos, r->fname, "opts must be a table, got %s",
-                      luaL_typename(L, opts));
+        luaL_checktype(L, opts, LUA_TTABLE); /* the client's check_opts names the mistake */
         if (op->paged)
             build_query(L, r, opts, opts_pos);
         r->timeout_ms = check_seconds(L, r, opts, opts_pos, "timeout", timeout);

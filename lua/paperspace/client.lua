@@ -23,13 +23,22 @@ local log = require "paperspace.log"
 local pager = require "paperspace.pager"
 local errors = require "paperspace.errors"
 local luv_host = require "paperspace.hosts.luv"
+local record = require "paperspace.record"
 local retry = require "paperspace.retry"
 local scheduler = require "paperspace.scheduler"
+local tasks = require "paperspace.tasks"
 local team = require "paperspace.team"
 -- Inside nginx (OpenResty), calls wait on the nginx event loop instead.
 local ngx_host = require "paperspace.hosts.ngx"
 
 local unpack = table.unpack or unpack -- luacheck: ignore 143
+local bad_argument = errors.bad_argument
+local check_self = errors.check_self
+local check_options = errors.check_options
+local annotate = record.annotate
+local wire_record = record.wire
+local attempt_loop = retry.run
+local closed_during = retry.closed_during
 
 local Client = {}
 Client.__index = Client
@@ -120,30 +129,6 @@ local client = {}
 -- @treturn true|nil
 -- @treturn[opt] table the error object
 
--- The core's record of one attempt is an array, cheap to make for every
--- call: {status, elapsed, method, url, path, head}, `head` being the
--- response's header block (scrubbed), read only when asked for.
-local function request_id(r)
-  return r[6] and core.header(r[6], "x-request-id")
-end
-
--- A response the library refuses after the core took it (a page that makes
--- no sense) gets the details of that response, from the call's own record,
--- as the core's errors have, and the attempts that page took.
-local function describe_response(err, r, attempts)
-  if r then
-    err.status, err.request_id, err.method, err.url, err.path = r[1], request_id(r), r[3], r[4], r[5]
-  end
-  err.attempts = attempts or err.attempts
-  return err
-end
-
--- What `last_response()` and `opts.raw` show of a call's record.
-local function public_record(r, with_headers)
-  return { status = r[1], request_id = request_id(r), elapsed = r[2], method = r[3], url = r[4],
-           path = r[5], headers = with_headers and r[6] and core.headers(r[6]) or nil }
-end
-
 --- Makes a client.
 -- @tparam[opt] table opts `api_key` (default `$PAPERSPACE_API_KEY`), `base_url`
 -- (default `$PAPERSPACE_API_URL` or the production API), `timeout` (60 s an
@@ -177,144 +162,27 @@ function client.new(opts)
   return self
 end
 
-local function check_self(self, name)
-  if getmetatable(self) ~= Client then
-    core.raise("paperspace: call client:" .. name .. "(...) with a colon")
-  end
-end
+-- The options a list takes: a call's, and the list's own.
+local LIST_OPTIONS = {}
+for k in pairs(config.call_options) do LIST_OPTIONS[k] = true end
+for k in pairs(config.list_options) do LIST_OPTIONS[k] = true end
 
 local function check_opts(op, opts, pos, name, iterating)
   if opts == nil then return end
-  if type(opts) ~= "table" then
-    core.raise(string.format("bad argument #%d to '%s' (opts must be a table, got %s)", pos, name,
-                             type(opts)))
-  end
-  for k in pairs(opts) do
-    local known = config.call_options[k] or (op.paged and config.list_options[k])
-    if iterating and k == "raw" then
-      core.raise(string.format("bad argument #%d to '%s' (iterators do not take opts.raw: use %s "
-                               .. "with raw = true, or client:last_response())", pos, name, op.name))
-    end
-    if not known then
-      core.raise(string.format("bad argument #%d to '%s' (unknown option opts.%s)", pos,
-                               name, tostring(k)))
-    end
+  check_options(opts, pos, name, op.paged and LIST_OPTIONS or config.call_options)
+  if iterating and opts.raw ~= nil then
+    bad_argument(pos, name, "iterators do not take opts.raw: use " .. op.name
+                            .. " with raw = true, or client:last_response()")
   end
   config.check_retries(opts.max_retries, name)
   config.check_max_pages(opts.max_pages, name)
-end
-
--- Whether a failed attempt may have been carried out by the server anyway:
--- one lost in transit, or a 500, 502 or 504 (a gateway may have passed it
--- on). A 408, 429 or 503 is a refusal, made before acting.
-local MAY_HAVE_ACTED = { [500] = true, [502] = true, [504] = true }
-local function may_have_acted(err)
-  if err.kind == "timeout" or err.kind == "connection" then return err.request_sent ~= false end
-  return MAY_HAVE_ACTED[err.status] == true
-end
-
--- A DELETE answered 404 after earlier attempts failed: if one of them may
--- have reached the server, it deleted it (success); if none could have, the
--- 404 stands, and the error says why.
-local function after_earlier_delete(err, previous, acted)
-  if acted then return true end
-  err.retryable = false
-  err.message = string.format("%s (an earlier attempt got %s, which cannot have deleted it)",
-                              err.message, previous.status and (previous.status .. " " .. previous.kind)
-                                or previous.kind)
-  return nil, err
-end
-
-local function log_attempt(r, emit, op, attempt, value, err, retry_in)
-  local record = { method = op.method, attempt = attempt }
-  if value ~= nil then
-    record.status, record.request_id, record.ms = r[1], request_id(r), r[2] * 1000
-    record.path = r[5]
-  else
-    record.status, record.request_id, record.kind = err.status, err.request_id, err.kind
-    record.ms, record.path = (err.elapsed or 0) * 1000, err.path
-  end
-  if retry_in then
-    local decision = { level = "debug", retry_in = retry_in }
-    for k, v in pairs(record) do decision[k] = decision[k] or v end
-    emit(decision)
-  end
-  record.level = "info"
-  emit(record)
-end
-
--- The error of a call that user code run by it (a logger, say) cut short
--- by closing the client.
-local function closed_during(attempts)
-  return errors.new { kind = "cancelled", message = "the client was closed during the call",
-                      attempts = attempts }
-end
-
---- One operation: attempts until it succeeds, fails in a way not worth
--- repeating, or has used its retries. Returns value, err, attempts made,
--- and the last attempt's record (its own, whatever other calls user code
--- makes meanwhile: the logger's, say).
-local function request(self, op, opts, ...)
-  local max_retries = opts and opts.max_retries or self._config.max_retries
-  local emit = self._log
-  local sched = self._sched
-  local task = sched:current() -- inside gather or spawn: start, do not block
-  local previous, acted -- the last failed attempt; whether any may have acted
-  for attempt = 1, max_retries + 1 do
-    local value, err, record
-    if task then
-      value, err, record = sched:call(task, op.name, ...)
-    else
-      value, err, record = self._core:call(op.name, ...)
-    end
-    if value ~= nil then
-      if emit then log_attempt(record, emit, op, attempt, value) end
-      return value, nil, attempt, record
-    end
-    err.attempts = attempt
-    if previous and op.method == "DELETE" and err.kind == "not_found" then
-      if emit then log_attempt(record, emit, op, attempt, nil, err) end
-      value, err = after_earlier_delete(err, previous, acted)
-      return value, err, attempt, record
-    end
-    err.retryable = retry.should_retry(err, op.method)
-    if not err.retryable or attempt > max_retries then
-      if emit then log_attempt(record, emit, op, attempt, nil, err) end
-      return nil, err, attempt, record
-    end
-    local delay = retry.delay(attempt - 1, err.headers)
-    if emit then log_attempt(record, emit, op, attempt, nil, err, delay) end
-    if self._closed then return nil, closed_during(attempt), attempt, record end
-    if task then sched:sleep(task, delay) else core.sleep(delay) end
-    previous, acted = err, acted or may_have_acted(err)
-  end
-end
-
-local ERROR_WIRE_FIELDS = { "status", "headers", "request_id", "method", "url", "path" }
-
--- The record `opts.raw` asks for: what the last attempt got on the wire
--- (`record`, the core's for that attempt), with the attempts and the time
--- the whole call took. A failure's comes from its error, already scrubbed
--- of secrets.
-local function wire_record(record, err, attempts, started, pages)
-  local r
-  if err then
-    r = {}
-    for _, k in ipairs(ERROR_WIRE_FIELDS) do r[k] = err[k] end
-  else
-    r = record and public_record(record, true) or {}
-  end
-  r.attempts, r.retries = attempts, attempts - 1
-  r.elapsed = core.now() - started
-  r.pages = pages
-  return r
 end
 
 --- The team object for id `id`, made once per client and id.
 -- @param id the team's id (a string, or an integer)
 -- @treturn paperspace.team
 function Client:team(id)
-  check_self(self, "team")
+  check_self(self, Client, "client", "team")
   id = core.check_name(id, "team", "team_id", 1)
   local t = self._teams[id]
   if t == nil then
@@ -324,17 +192,18 @@ function Client:team(id)
   return t
 end
 
--- Gives results their methods: members and secrets belong to the team named
--- by the call's first argument.
-local function finish(self, op, team_id, value, err, record, attempts)
+-- What a call returns: results get their methods (members and secrets
+-- belong to the team named by the call's first argument), and the call's
+-- record becomes the last response.
+local function deliver(self, op, team_id, value, err, r, attempts)
   -- The last call that returned is this one, whatever user code called meanwhile.
-  self._last = record or self._last
+  self._last = r or self._last
   if value == nil then return nil, err end
   if value == core.null then return nil, nil end
   if op.item == "member" or op.item == "secret" then
     -- The core has checked the id by now: the cache needs no second check.
     value, err = team.wrap(self._teams[team_id] or self:team(team_id), op.item, value, op.paged)
-    if err then return nil, describe_response(err, record, attempts) end
+    if err then return nil, annotate(err, r, attempts) end
   end
   return value
 end
@@ -344,17 +213,17 @@ local function define(op)
   local nargs = nparams + (#op.fields > 0 and 1 or 0) + 1
   if not op.paged then
     Client[op.name] = function(self, ...)
-      check_self(self, op.name)
+      check_self(self, Client, "client", op.name)
       local opts = select(nargs, ...)
       check_opts(op, opts, nargs, op.name)
       local raw = type(opts) == "table" and opts.raw
       local started = raw and core.now()
-      local value, err, attempts, record = request(self, op, opts, ...)
+      local value, err, attempts, r = attempt_loop(self, op, opts, ...)
       if raw then
-        value, err = finish(self, op, (...), value, err, record)
-        return value, err, wire_record(record, err, attempts, started)
+        value, err = deliver(self, op, (...), value, err, r)
+        return value, err, wire_record(r, err, attempts, started)
       end
-      return finish(self, op, (...), value, err, record)
+      return deliver(self, op, (...), value, err, r)
     end
     return
   end
@@ -367,18 +236,18 @@ local function define(op)
       -- A later page, after user code closed the client: the call ends here.
       if self._closed and args.attempts then return nil, closed_during(), 0 end
       args[nparams + 1] = page_opts
-      local value, err, attempts, record = request(self, op, page_opts, unpack(args, 1, nparams + 1))
-      args.record = record
+      local value, err, attempts, r = attempt_loop(self, op, page_opts, unpack(args, 1, nparams + 1))
+      args.record = r
       if stats then stats.pages, stats.attempts = stats.pages + 1, stats.attempts + attempts end
       args.attempts = attempts
       return value, err, attempts
     end
   end
-  local function describer(args)
-    return function(err, attempts) return describe_response(err, args.record, attempts or args.attempts) end
+  local function annotator(args)
+    return function(err, attempts) return annotate(err, args.record, attempts or args.attempts) end
   end
   local function prepare(self, name, iterating, ...)
-    check_self(self, name)
+    check_self(self, Client, "client", name)
     local args = { ... }
     local opts = args[nparams + 1]
     check_opts(op, opts, nparams + 1, name, iterating)
@@ -393,8 +262,8 @@ local function define(op)
     local started = raw and core.now()
     local stats = raw and { pages = 0, attempts = 0 }
     local max_pages = opts and opts.max_pages or self._config.max_pages
-    local value, err = pager.collect(fetcher(self, args, stats), opts, describer(args), max_pages)
-    value, err = finish(self, op, args[1], value, err, args.record, args.attempts)
+    local value, err = pager.collect(fetcher(self, args, stats), opts, annotator(args), max_pages)
+    value, err = deliver(self, op, args[1], value, err, args.record, args.attempts)
     if raw then
       local r = wire_record(args.record, err, stats.attempts, started, stats.pages)
       r.retries = stats.attempts - stats.pages
@@ -409,11 +278,11 @@ local function define(op)
     self._core:check(each, op.name, unpack(args, 1, nparams + 1))
     local mt = self:team(args[1])._metatables[op.item]
     local max_pages = opts and opts.max_pages or self._config.max_pages
-    local next_item = pager.each(fetcher(self, args), opts, describer(args), max_pages)
+    local next_item = pager.each(fetcher(self, args), opts, annotator(args), max_pages)
     return function()
       local item = next_item()
       if item == nil or team.is_object(item) then return item and setmetatable(item, mt) end
-      error(describe_response(team.not_an_object(op.item, item), args.record, args.attempts), 2)
+      error(annotate(team.not_an_object(op.item, item), args.record, args.attempts), 2)
     end
   end
 end
@@ -422,6 +291,11 @@ client.operation_names = {}
 for _, op in ipairs(core.operations) do
   define(op)
   client.operation_names[op.name] = true
+end
+
+-- The method of operation `name` (for gather's `{name, args...}`), or nil.
+local function operation_method(name)
+  return type(name) == "string" and client.operation_names[name] and rawget(Client, name) or nil
 end
 
 -- How many single-character edits turn `a` into `b` (Levenshtein).
@@ -477,58 +351,8 @@ end })
 -- `{value, err}` for a method (`n` holds the count)
 -- @treturn integer how many calls returned an error
 function Client:gather(calls, opts)
-  check_self(self, "gather")
-  if type(calls) ~= "table" then
-    core.raise("bad argument #1 to 'gather' (calls must be a table, got " .. type(calls) .. ")")
-  end
-  if opts ~= nil then
-    if type(opts) ~= "table" then
-      core.raise("bad argument #2 to 'gather' (opts must be a table, got " .. type(opts) .. ")")
-    end
-    for k in pairs(opts) do
-      if k ~= "fail_fast" then
-        core.raise("bad argument #2 to 'gather' (unknown option opts." .. tostring(k) .. ")")
-      end
-    end
-  end
-  local fail_fast = opts and opts.fail_fast
-  local sched, tasks, failed = self._sched, {}, 0
-  local cancelling = false
-  local function on_done(_, err)
-    if fail_fast and not cancelling and errors.is_error(err) then
-      cancelling = true
-      for _, t in ipairs(tasks) do sched:cancel(t) end
-    end
-  end
-  for i = 1, #calls do
-    local call = calls[i]
-    local fn = call
-    if type(call) == "table" then
-      local method = type(call[1]) == "string" and rawget(Client, call[1])
-      if not method or not client.operation_names[call[1]] then
-        core.raise(string.format(
-          "bad argument #1 to 'gather' (calls[%d][1] must name an operation, got %s)", i, tostring(call[1])))
-      end
-      fn = function() return method(self, unpack(call, 2, call.n or #call)) end
-    elseif type(call) ~= "function" then
-      core.raise(string.format(
-        "bad argument #1 to 'gather' (calls[%d] must be a function or a table, got %s)", i, type(call)))
-    end
-    local ok, task = pcall(sched.spawn, sched, fn, on_done)
-    if not ok then -- a wrong argument: what already started must not go on
-      for _, t in ipairs(tasks) do sched:cancel(t) end
-      error(task, 0)
-    end
-    tasks[i] = task
-  end
-  sched:join(tasks)
-  local results = {}
-  for i, t in ipairs(tasks) do
-    results[i] = t.results or { n = 0 }
-    if t.raised then error(t.raised, 0) end
-    if errors.is_error(results[i][2]) then failed = failed + 1 end
-  end
-  return results, failed
+  check_self(self, Client, "client", "gather")
+  return tasks.gather(self._sched, self, calls, opts, operation_method)
 end
 
 --- Starts `fn` as a task, without blocking. On a client made with `loop`
@@ -547,20 +371,8 @@ end
 -- with `nil` and the error when `fn` raises after its first request
 -- @treturn paperspace.task with `done()`, `result()` and `cancel()`
 function Client:spawn(fn, on_done)
-  check_self(self, "spawn")
-  if type(fn) ~= "function" then
-    core.raise("bad argument #1 to 'spawn' (function expected, got " .. type(fn) .. ")")
-  end
-  if on_done ~= nil and type(on_done) ~= "function" then
-    core.raise("bad argument #2 to 'spawn' (function expected, got " .. type(on_done) .. ")")
-  end
-  local host = self._host
-  if host then
-    local task = self._sched:spawn(fn, host:wrap(on_done))
-    host:apply() -- the loop watches what the task started
-    return task
-  end
-  return self._sched:spawn(fn, on_done)
+  check_self(self, Client, "client", "spawn")
+  return tasks.spawn(self._sched, fn, on_done, self._host)
 end
 
 --- Moves started tasks forward: reads what the network has, waiting up to
@@ -569,24 +381,16 @@ end
 -- @tparam[opt] number wait
 -- @treturn integer how many tasks are not done
 function Client:poll(wait)
-  check_self(self, "poll")
-  if wait ~= nil and (type(wait) ~= "number" or wait < 0) then
-    core.raise("bad argument #1 to 'poll' (wait must be a number of seconds >= 0)")
-  end
-  return self._sched:step(wait or 0)
+  check_self(self, Client, "client", "poll")
+  return tasks.poll(self._sched, wait)
 end
 
 --- Runs the loop until every task is done, those started meanwhile (by an
 -- `on_done`, say) included: what `gather` does for its own. Inside a task it
 -- would wait for itself, so there it raises; use `gather` there.
 function Client:wait_all()
-  check_self(self, "wait_all")
-  local sched = self._sched
-  if sched.wait_all then return sched:wait_all() end -- a host's own (nginx: this request's tasks)
-  if sched:current() then
-    core.raise("paperspace: wait_all inside a task would wait for that task itself; use gather")
-  end
-  sched:run(function() return sched.count == 0 end)
+  check_self(self, Client, "client", "wait_all")
+  return tasks.wait_all(self._sched)
 end
 
 --- What the last attempt of the last call that returned got on the wire,
@@ -595,8 +399,8 @@ end
 -- @treturn table|nil `status`, `headers` (lower-case names), `request_id`,
 -- `elapsed` (seconds), `method`, `url`, `path`; nil before the first call
 function Client:last_response()
-  check_self(self, "last_response")
-  return self._last and public_record(self._last, true)
+  check_self(self, Client, "client", "last_response")
+  return self._last and record.public(self._last, true)
 end
 
 --- Closes the client and its connections. Tasks still running end as
@@ -604,21 +408,11 @@ end
 -- logger or an `on_done` run inside one), that task ends as cancelled too,
 -- once: the rest of its code runs, but sends nothing.
 function Client:close()
-  check_self(self, "close")
-  local sched = self._sched
+  check_self(self, Client, "client", "close")
   self._closed = true
-  sched.closing = true -- a parent whose child is cancelled here is not resumed
-  local raised
-  if sched.count > 0 then
-    local pending = {}
-    for _, task in pairs(sched.tasks) do pending[#pending + 1] = task end
-    -- An on_done that raises does not keep the others from ending, nor
-    -- the client open: its error comes out once all is closed.
-    for _, task in ipairs(pending) do
-      local ok, err = pcall(sched.cancel, sched, task)
-      if not ok and raised == nil then raised = err end
-    end
-  end
+  -- An on_done that raises does not keep the others from ending, nor the
+  -- client open: its error comes out once all is closed.
+  local raised = self._sched:close()
   if self._host then self._host:close() end
   self._core:close()
   if raised ~= nil then error(raised, 0) end
@@ -630,11 +424,12 @@ function Client:__tostring()
   return "paperspace.client(" .. self._config.base_url .. ")"
 end
 
---- The client's settings, without the API key.
+--- The client's settings, defaults included, without the API key.
 -- @treturn table a copy: `base_url`, `timeout`, `connect_timeout`, `max_retries`,
--- `user_agent`, `max_response_bytes`, `tls_verify`, `has_api_key`
+-- `user_agent`, `max_response_bytes`, `tls_verify`, `ca_file`, `max_pages`,
+-- `max_concurrency`, `max_host_connections`, `has_api_key`
 function Client:settings()
-  check_self(self, "settings")
+  check_self(self, Client, "client", "settings")
   local copy = { has_api_key = self._has_key }
   for k, v in pairs(self._config) do copy[k] = v end
   return copy

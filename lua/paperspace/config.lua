@@ -1,4 +1,10 @@
 --- Client configuration: defaults, environment variables and checks.
+-- The one owner of the options of `paperspace.new`: `resolve` makes the
+-- whole configuration, every default included, and the C core only reads
+-- it. The core checks what it alone can tell is safe to send: strings with
+-- NUL, CR or LF (which could forge a header or a request line), a base URL
+-- that is not http(s) or has a query, and timeouts (by the rule it applies
+-- to a call's own `timeout` too).
 -- @module paperspace.config
 
 local core = require "paperspace.core"
@@ -8,7 +14,9 @@ local config = {}
 --- The production API.
 config.DEFAULT_BASE_URL = "https://api.paperspace.com/v1"
 
---- Defaults of the options of `paperspace.new`.
+--- Defaults of the options of `paperspace.new` (besides `api_key` and
+-- `base_url`, from the environment, `user_agent`, built by `user_agent`,
+-- and `max_host_connections`, which follows `max_concurrency`).
 config.defaults = {
   timeout = 60,
   connect_timeout = 10,
@@ -16,10 +24,13 @@ config.defaults = {
   max_response_bytes = 32 * 1024 * 1024,
   tls_verify = true,
   max_pages = 1000,
+  max_concurrency = 8,
 }
 
---- Each option of `paperspace.new` and the type it takes; the C core checks
--- the values it uses.
+--- The most requests in flight at once, and connections to the host.
+config.MAX_CONCURRENCY = 1000
+
+--- Each option of `paperspace.new` and the type it takes.
 config.options = {
   api_key = "string", base_url = "string", timeout = "number", connect_timeout = "number",
   max_retries = "number", user_agent = "string", max_response_bytes = "number",
@@ -61,6 +72,14 @@ function config.check_max_pages(n, where)
   end
 end
 
+-- Raises unless `n` is nil or a whole number from 1 to MAX_CONCURRENCY.
+local function check_concurrency(n, key)
+  if n ~= nil and not (n >= 1 and n <= config.MAX_CONCURRENCY and n == math.floor(n)) then
+    core.raise(string.format("paperspace.new: %s must be an integer from 1 to %d", key,
+                             config.MAX_CONCURRENCY))
+  end
+end
+
 local warned_tls = false
 
 --- Warns once per process, on stderr, that TLS verification is off.
@@ -92,9 +111,16 @@ function config.resolve(opts, getenv)
   end
   config.check_retries(opts.max_retries, "paperspace.new")
   config.check_max_pages(opts.max_pages, "paperspace.new")
+  check_concurrency(opts.max_concurrency, "max_concurrency")
+  check_concurrency(opts.max_host_connections, "max_host_connections")
+  local bytes = opts.max_response_bytes
+  if bytes ~= nil and (bytes ~= bytes or bytes < 1) then -- NaN too
+    core.raise("paperspace.new: max_response_bytes must be a positive number")
+  end
   local cfg = {}
   for k, v in pairs(config.defaults) do cfg[k] = v end
   for k, v in pairs(opts) do cfg[k] = v end
+  cfg.max_host_connections = cfg.max_host_connections or cfg.max_concurrency
   local key = opts.api_key
   if key == nil then key = getenv("PAPERSPACE_API_KEY") end
   if key == "" then key = nil end

@@ -56,10 +56,35 @@ end
 -- @treturn table the object's metatable
 function errors.check_self(self, class, kind, name)
   local mt = getmetatable(self)
-  if type(mt) ~= "table" or mt.__index ~= class then
+  if mt ~= class and (type(mt) ~= "table" or mt.__index ~= class) then -- a client's or a team's is the class
     core.raise("paperspace: call " .. kind .. ":" .. name .. "(...) with a colon")
   end
   return mt
+end
+
+--- Raises a programmer error at the caller's line, as `luaL_argerror` does:
+-- `bad argument #1 to 'gather' (calls must be a table, got nil)`.
+-- The core writes the message, for its own checks and the Lua layer's alike.
+-- @function bad_argument
+-- @tparam integer pos the argument's position
+-- @tparam string fname the function or method
+-- @tparam string message what is wrong with it
+errors.bad_argument = core.bad_argument
+
+--- Raises a programmer error, at the caller's line, unless `opts` is nil
+-- or a table whose keys are all options in `known`.
+-- @param opts the argument
+-- @tparam integer pos its position
+-- @tparam string fname the function or method
+-- @tparam table known option name -> true
+function errors.check_options(opts, pos, fname, known)
+  if opts == nil then return end
+  if type(opts) ~= "table" then
+    errors.bad_argument(pos, fname, "opts must be a table, got " .. type(opts))
+  end
+  for k in pairs(opts) do
+    if not known[k] then errors.bad_argument(pos, fname, "unknown option opts." .. tostring(k)) end
+  end
 end
 
 --- Raises a programmer error, at the caller's line, unless `value` has
@@ -71,8 +96,7 @@ end
 -- @tparam string what the argument's name
 function errors.check_arg(value, want, pos, name, what)
   if type(value) ~= want then
-    core.raise(string.format("bad argument #%d to '%s' (%s must be a %s, got %s)", pos, name, what,
-                             want, type(value)))
+    errors.bad_argument(pos, name, what .. " must be a " .. want .. ", got " .. type(value))
   end
 end
 

@@ -39,7 +39,7 @@ function Member:remove()
   return team.client:remove_team_member(team.id, self.userId)
 end
 
-local function describe(m)
+local function member_tostring(m)
   return string.format("paperspace.member(%s %s%s)", tostring(m.userId), tostring(m.email),
                        m.isAdmin == true and " admin" or "")
 end
@@ -47,5 +47,5 @@ end
 --- The metatable that makes members of `team`.
 -- @local
 return function(team)
-  return { __index = Member, __tostring = describe, __name = "paperspace.member", team = team }
+  return { __index = Member, __tostring = member_tostring, __name = "paperspace.member", team = team }
 end

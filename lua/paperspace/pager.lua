@@ -131,24 +131,24 @@ end
 --- Iterates over pages lazily: each call of the returned function fetches the
 -- next page, so a loop that stops early makes no further requests.
 -- @tparam function fetch `fetch(opts)` returns a decoded page, or `nil, err`;
--- a third value, the attempts that page took, goes to `describe`
+-- a third value, the attempts that page took, goes to `annotate`
 -- @tparam[opt] table opts the list options; `opts.after` starts the first page
--- @tparam[opt] function describe `describe(err, attempts)` adds the response's
+-- @tparam[opt] function annotate `annotate(err, attempts)` adds the response's
 -- details to an error made here (a page that makes no sense)
 -- @tparam[opt] number max_pages the most pages to fetch (default 1000);
 -- a list with more is an error
 -- @treturn function returns the next page's items and whether more follow,
 -- `nil` when done, or `nil, err`
-function pager.pages(fetch, opts, describe, max_pages)
+function pager.pages(fetch, opts, annotate, max_pages)
   local cursor, done, n, seen = opts and opts.after, false, 0, first_seen(opts)
-  describe = describe or as_is
+  annotate = annotate or as_is
   max_pages = max_pages or config.defaults.max_pages
   local attempts
   return function()
     if done then return nil end
     if n >= max_pages then -- a page said there is more: the list is longer than allowed
       done = true
-      return nil, describe(too_many(max_pages), attempts)
+      return nil, annotate(too_many(max_pages), attempts)
     end
     local page, err
     page, err, attempts = fetch(page_opts(opts, cursor))
@@ -165,7 +165,7 @@ function pager.pages(fetch, opts, describe, max_pages)
     end
     if err then
       done = true
-      return nil, describe(err, attempts)
+      return nil, annotate(err, attempts)
     end
     cursor, done = nxt, nxt == nil
     return items, not done
@@ -175,12 +175,12 @@ end
 --- Fetches every page and returns all items in one array.
 -- @tparam function fetch as for `pages`
 -- @tparam[opt] table opts
--- @tparam[opt] function describe as for `pages`
+-- @tparam[opt] function annotate as for `pages`
 -- @tparam[opt] number max_pages as for `pages`
 -- @treturn table|nil every item, or nil
 -- @treturn[opt] table the error object
-function pager.collect(fetch, opts, describe, max_pages)
-  describe = describe or as_is
+function pager.collect(fetch, opts, annotate, max_pages)
+  annotate = annotate or as_is
   max_pages = max_pages or config.defaults.max_pages
   -- The first page by hand: most lists are one page (every bare array is),
   -- and then nothing more is made than the decoded list itself.
@@ -188,20 +188,20 @@ function pager.collect(fetch, opts, describe, max_pages)
   if page == nil then return nil, err end
   local all, cursor
   all, cursor, err = pager.read(page)
-  if err then return nil, describe(err, attempts) end
+  if err then return nil, annotate(err, attempts) end
   if cursor == nil then return all end
   local seen, pages, n = first_seen(opts), 1, #all
   local _
   while true do
     _, err = follow(cursor, seen)
     if not err and pages >= max_pages then err = too_many(max_pages) end
-    if err then return nil, describe(err, attempts) end
+    if err then return nil, annotate(err, attempts) end
     page, err, attempts = fetch(page_opts(opts, cursor))
     if page == nil then return nil, err end
     pages = pages + 1
     local items
     items, cursor, err = pager.read(page)
-    if err then return nil, describe(err, attempts) end
+    if err then return nil, annotate(err, attempts) end
     for i = 1, #items do all[n + i] = items[i] end
     n = n + #items
     if cursor == nil then return all end
@@ -212,11 +212,11 @@ end
 -- A failure raises the error object (a loop has no other way to say it).
 -- @tparam function fetch as for `pages`
 -- @tparam[opt] table opts
--- @tparam[opt] function describe as for `pages`
+-- @tparam[opt] function annotate as for `pages`
 -- @tparam[opt] number max_pages as for `pages`
 -- @treturn function the iterator
-function pager.each(fetch, opts, describe, max_pages)
-  local next_page = pager.pages(fetch, opts, describe, max_pages)
+function pager.each(fetch, opts, annotate, max_pages)
+  local next_page = pager.pages(fetch, opts, annotate, max_pages)
   local items, i = {}, 0
   return function()
     i = i + 1

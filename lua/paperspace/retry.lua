@@ -1,7 +1,12 @@
---- When to try a request again, and how long to wait first.
--- Pure functions of an error and the response's headers, so that every rule
--- here is tested as a table of cases.
+--- When to try a request again, how long to wait first, and the loop of
+-- attempts that applies it. The rules are pure functions of an error and the
+-- response's headers, so that every one of them is tested as a table of
+-- cases; `retry.run` makes the attempts.
 -- @module paperspace.retry
+
+local core = require "paperspace.core"
+local errors = require "paperspace.errors"
+local request_id = require("paperspace.record").request_id
 
 local retry = {}
 
@@ -111,6 +116,98 @@ function retry.delay(n, headers, random, now)
   if server then return server end
   local backoff = math.min(retry.BASE * 2 ^ n, retry.MAX)
   return backoff * (1 - retry.JITTER * (random or math.random()))
+end
+
+
+-- Whether a failed attempt may have been carried out by the server anyway:
+-- one lost in transit, or a 500, 502 or 504 (a gateway may have passed it
+-- on). A 408, 429 or 503 is a refusal, made before acting.
+local MAY_HAVE_ACTED = { [500] = true, [502] = true, [504] = true }
+local function may_have_acted(err)
+  if err.kind == "timeout" or err.kind == "connection" then return err.request_sent ~= false end
+  return MAY_HAVE_ACTED[err.status] == true
+end
+
+-- A DELETE answered 404 after earlier attempts failed: if one of them may
+-- have reached the server, it deleted it (success); if none could have, the
+-- 404 stands, and the error says why.
+local function after_earlier_delete(err, previous, acted)
+  if acted then return true end
+  err.retryable = false
+  err.message = string.format("%s (an earlier attempt got %s, which cannot have deleted it)",
+                              err.message, previous.status and (previous.status .. " " .. previous.kind)
+                                or previous.kind)
+  return nil, err
+end
+
+local function log_attempt(r, emit, op, attempt, value, err, retry_in)
+  local record = { method = op.method, attempt = attempt }
+  if value ~= nil then
+    record.status, record.request_id, record.ms = r[1], request_id(r), r[2] * 1000
+    record.path = r[5]
+  else
+    record.status, record.request_id, record.kind = err.status, err.request_id, err.kind
+    record.ms, record.path = (err.elapsed or 0) * 1000, err.path
+  end
+  if retry_in then
+    local decision = { level = "debug", retry_in = retry_in }
+    for k, v in pairs(record) do decision[k] = decision[k] or v end
+    emit(decision)
+  end
+  record.level = "info"
+  emit(record)
+end
+
+--- The error of a call that user code run by it (a logger, say) cut short
+-- by closing the client.
+-- @tparam[opt] integer attempts
+-- @treturn table the error object
+function retry.closed_during(attempts)
+  return errors.new { kind = "cancelled", message = "the client was closed during the call",
+                      attempts = attempts }
+end
+
+local closed_during = retry.closed_during
+
+--- One operation of `client`: attempts until it succeeds, fails in a way
+-- not worth repeating, or has used its retries. Returns value, err,
+-- attempts made, and the last attempt's record (its own, whatever other
+-- calls user code makes meanwhile: the logger's, say).
+-- @local
+function retry.run(client, op, opts, ...)
+  local max_retries = opts and opts.max_retries or client._config.max_retries
+  local emit = client._log
+  local sched = client._sched
+  local task = sched:current() -- inside gather or spawn: start, do not block
+  local previous, acted -- the last failed attempt; whether any may have acted
+  for attempt = 1, max_retries + 1 do
+    local value, err, record
+    if task then
+      value, err, record = sched:call(task, op.name, ...)
+    else
+      value, err, record = client._core:call(op.name, ...)
+    end
+    if value ~= nil then
+      if emit then log_attempt(record, emit, op, attempt, value) end
+      return value, nil, attempt, record
+    end
+    err.attempts = attempt
+    if previous and op.method == "DELETE" and err.kind == "not_found" then
+      if emit then log_attempt(record, emit, op, attempt, nil, err) end
+      value, err = after_earlier_delete(err, previous, acted)
+      return value, err, attempt, record
+    end
+    err.retryable = retry.should_retry(err, op.method)
+    if not err.retryable or attempt > max_retries then
+      if emit then log_attempt(record, emit, op, attempt, nil, err) end
+      return nil, err, attempt, record
+    end
+    local delay = retry.delay(attempt - 1, err.headers)
+    if emit then log_attempt(record, emit, op, attempt, nil, err, delay) end
+    if client._closed then return nil, closed_during(attempt), attempt, record end
+    if task then sched:sleep(task, delay) else core.sleep(delay) end
+    previous, acted = err, acted or may_have_acted(err)
+  end
 end
 
 return retry

@@ -4,7 +4,8 @@
 -- So every method, with its retries and pages, runs unchanged inside a task.
 --
 -- The loop is either `client:gather` (which blocks until its calls are
--- done) or the caller's own event loop calling `client:poll`.
+-- done) or the caller's own event loop calling `client:poll`; those methods
+-- are `paperspace.tasks`, over this.
 -- @module paperspace.scheduler
 
 local core = require "paperspace.core"
@@ -89,7 +90,7 @@ function Scheduler:sleep(task, seconds)
   coroutine.yield()
 end
 
-local finish
+local end_task
 
 -- Resumes the parent of `task` when it waits in `join` and every task it
 -- waits for is done.
@@ -98,11 +99,13 @@ local function wake_parent(task)
   if parent and parent.joining and not parent.finished
      and coroutine.status(parent.co) == "suspended" and scheduler.all_done(parent.joining) then
     parent.joining = nil
-    finish(task.scheduler, parent, coroutine.resume(parent.co))
+    end_task(task.scheduler, parent, coroutine.resume(parent.co))
   end
 end
 
-function finish(self, task, ok, ...)
+-- Ends `task` when its code has returned or raised (`ok, ...`: what its
+-- resume gave); a task that only yielded goes on.
+function end_task(self, task, ok, ...)
   if coroutine.status(task.co) ~= "dead" then return end
   -- Cancelled while its own code ran (that code closed the client, say):
   -- the task has ended already, and ends only once.
@@ -128,7 +131,7 @@ function finish(self, task, ok, ...)
 end
 
 local function resume(self, task, ...)
-  finish(self, task, coroutine.resume(task.co, ...))
+  end_task(self, task, coroutine.resume(task.co, ...))
 end
 
 --- Whether every task of the list is done.
@@ -252,6 +255,13 @@ function Scheduler:run(done)
   end
 end
 
+--- Outside any task: runs the loop until every task is done, those
+-- started meanwhile included.
+-- @local
+function Scheduler:run_all()
+  self:run(function() return self.count == 0 end)
+end
+
 --- Cancels a task: its transfer is stopped, and it never resumes.
 -- @local
 function Scheduler:cancel(task)
@@ -271,6 +281,27 @@ function Scheduler:cancel(task)
   -- the parent ends too, and must start nothing new meanwhile).
   if not self.closing then wake_parent(task) end
 end
+
+--- Cancels every task not done, as the client closes. A parent whose
+-- child is cancelled here is not resumed. An `on_done` that raises does not
+-- keep the others from ending: the first error raised is returned, for the
+-- client to raise once all is closed. Shared with the hosts' schedulers.
+-- @local
+function scheduler.close(self)
+  self.closing = true
+  local raised
+  if self.count > 0 then
+    local pending = {}
+    for _, task in pairs(self.tasks) do pending[#pending + 1] = task end
+    for _, task in ipairs(pending) do
+      local ok, err = pcall(self.cancel, self, task)
+      if not ok and raised == nil then raised = err end
+    end
+  end
+  return raised
+end
+
+Scheduler.close = scheduler.close
 
 --- Whether the task has finished (or was cancelled).
 -- @treturn boolean

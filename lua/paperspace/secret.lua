@@ -38,7 +38,7 @@ function Secret:delete()
   return team.client:delete_team_secret(team.id, self.name)
 end
 
-local function describe(s)
+local function secret_tostring(s)
   local created = type(s.dtCreated) == "string" and (", created " .. s.dtCreated) or ""
   return string.format("paperspace.secret(%s%s)", tostring(s.name), created)
 end
@@ -46,5 +46,5 @@ end
 --- The metatable that makes secrets of `team`.
 -- @local
 return function(team)
-  return { __index = Secret, __tostring = describe, __name = "paperspace.secret", team = team }
+  return { __index = Secret, __tostring = secret_tostring, __name = "paperspace.secret", team = team }
 end

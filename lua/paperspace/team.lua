@@ -24,6 +24,9 @@ local function check_self(self, name)
 end
 
 local check_arg = errors.check_arg
+local bad_argument = errors.bad_argument
+
+local SET_SECRETS_OPTIONS = { on_done = true }
 
 --- Makes the team object (used by `client:team`).
 -- @local
@@ -187,7 +190,7 @@ end
 function Team:get_secrets(names)
   check_self(self, "get_secrets")
   if type(names) ~= "table" then
-    core.raise("bad argument #1 to 'get_secrets' (a list of names expected, got " .. type(names) .. ")")
+    bad_argument(1, "get_secrets", "a list of names expected, got " .. type(names))
   end
   local calls = {}
   for i, name in ipairs(names) do
@@ -210,36 +213,24 @@ end
 function Team:set_secrets(values, opts)
   check_self(self, "set_secrets")
   if type(values) ~= "table" then
-    core.raise("bad argument #1 to 'set_secrets' (a table of name = value expected, got "
-               .. type(values) .. ")")
+    bad_argument(1, "set_secrets", "a table of name = value expected, got " .. type(values))
   end
-  local on_done
-  if opts ~= nil then
-    if type(opts) ~= "table" then
-      core.raise("bad argument #2 to 'set_secrets' (opts must be a table, got " .. type(opts) .. ")")
-    end
-    for k in pairs(opts) do
-      if k ~= "on_done" then
-        core.raise("bad argument #2 to 'set_secrets' (unknown option opts." .. tostring(k) .. ")")
-      end
-    end
-    on_done = opts.on_done
-    if on_done ~= nil and type(on_done) ~= "function" then
-      core.raise("bad argument #2 to 'set_secrets' (opts.on_done must be a function, got "
-                 .. type(on_done) .. ")")
-    end
+  errors.check_options(opts, 2, "set_secrets", SET_SECRETS_OPTIONS)
+  local on_done = opts and opts.on_done
+  if on_done ~= nil and type(on_done) ~= "function" then
+    bad_argument(2, "set_secrets", "opts.on_done must be a function, got " .. type(on_done))
   end
   local names = {}
   for name, value in pairs(values) do
     if type(name) ~= "string" then
-      core.raise(string.format("bad argument #1 to 'set_secrets' (a table of name = value expected, "
-                               .. "got the key %s, a %s; get_secrets takes a list)", tostring(name),
-                               type(name)))
+      bad_argument(1, "set_secrets", string.format("a table of name = value expected, got the key %s, "
+                                                   .. "a %s; get_secrets takes a list", tostring(name),
+                                                   type(name)))
     end
     core.check_name(name, "set_secrets", "a name", 1)
     if type(value) ~= "string" then
-      core.raise(string.format("bad argument #1 to 'set_secrets' (the value of %s must be a string, got %s)",
-                               tostring(name), type(value)))
+      bad_argument(1, "set_secrets", string.format("the value of %s must be a string, got %s",
+                                                   tostring(name), type(value)))
     end
     names[#names + 1] = name
   end

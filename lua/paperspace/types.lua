@@ -395,8 +395,9 @@ function Client:settings() end
 ---@field max_response_bytes integer
 ---@field tls_verify boolean
 ---@field ca_file? string
----@field max_concurrency? integer when given
----@field max_host_connections? integer when given
+---@field max_pages number
+---@field max_concurrency integer
+---@field max_host_connections integer
 ---@field has_api_key boolean whether a key is set
 
 ---@class paperspace

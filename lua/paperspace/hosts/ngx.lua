@@ -459,6 +459,11 @@ function Scheduler:wait_all()
   end
 end
 
+--- Cancels every task and waiting call, as the client closes (the plain
+-- scheduler's rule).
+-- @local
+Scheduler.close = plain.close
+
 --- Outside any task: waits until `done()` is true (init only).
 -- @local
 function Scheduler:run(done)
