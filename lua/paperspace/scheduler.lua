@@ -249,7 +249,7 @@ end
 function Scheduler:run(done)
   while not done() do
     if self.running == 0 and #self.sleepers == 0 and self.head > self.tail then
-      error("paperspace: tasks are waiting for something that will not happen", 3)
+      core.raise("paperspace: tasks are waiting for something that will not happen")
     end
     self:step(1)
   end
