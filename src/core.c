@@ -105,6 +105,7 @@ static const luaL_Reg core_functions[] = {
     {"raise", core_raise},
     {"sleep", core_sleep},
     {"now", core_now},
+    {"set_metatables", ps_set_metatables},
     {NULL, NULL},
 };
 

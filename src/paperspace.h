@@ -233,4 +233,7 @@ void ps_secrets_free(ps_secrets *s);
 void ps_scrub(lua_State *L, ps_transfer *t);
 void ps_scrub_top(lua_State *L, ps_transfer *t);
 
+/* objects.c */
+int ps_set_metatables(lua_State *L);
+
 #endif
