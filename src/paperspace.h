@@ -137,6 +137,7 @@ typedef struct ps_transfer {
      * when unknown) and URL. */
     const ps_operation *prepared;
     ps_buf prepared_url;
+    void *url; /* the URL parsed once (a CURLU), when libcurl takes one */
     char errbuf[CURL_ERROR_SIZE];
 } ps_transfer;
 

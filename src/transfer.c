@@ -16,6 +16,10 @@
 #define KEEP_BUFFER (256 * 1024)
 /* libcurl refuses header blocks over 100 KiB itself; this bounds our copy. */
 #define MAX_HEAD (128 * 1024)
+/* libcurl takes a parsed URL (CURLOPT_CURLU): see set_url. */
+#if LIBCURL_VERSION_NUM >= 0x073f00
+#define PARSED_URL
+#endif
 
 static size_t on_body(char *data, size_t size, size_t n, void *ud) {
     ps_transfer *t = ud;
@@ -43,6 +47,22 @@ static int conflicts(ps_transfer *t, const char *data, size_t len) {
     return (size_t)(end - w) != have || memcmp(v, w, have) != 0;
 }
 
+/* Makes room for the body a Content-Length value announces, so that a large
+ * one is copied once rather than at every doubling of the buffer. A length
+ * over max_response_bytes is left to on_body to refuse. */
+static void reserve_body(ps_transfer *t, const char *p, const char *end) {
+    curl_off_t n = 0;
+    while (p < end && (*p == ' ' || *p == '\t'))
+        p++;
+    for (; p < end && *p >= '0' && *p <= '9'; p++) {
+        n = n * 10 + (*p - '0');
+        if (n > t->client->max_response_bytes)
+            return;
+    }
+    if (n > 0 && (size_t)n > t->body.cap)
+        (void)ps_buf_reserve(&t->body, (size_t)n); /* on failure, on_body grows it as it can */
+}
+
 static size_t on_header(char *data, size_t size, size_t n, void *ud) {
     ps_transfer *t = ud;
     size_t len = size * n;
@@ -56,9 +76,12 @@ static size_t on_header(char *data, size_t size, size_t n, void *ud) {
     } else if ((len == 2 && data[0] == '\r' && data[1] == '\n') || (len == 1 && data[0] == '\n')) {
         t->head_done = 1;
     }
-    if (len > 15 && strncasecmp(data, "content-length:", 15) == 0 && conflicts(t, data, len)) {
-        t->conflict = 1;
-        return 0; /* aborts: which length frames the body is anyone's guess */
+    if (len > 15 && strncasecmp(data, "content-length:", 15) == 0) {
+        if (conflicts(t, data, len)) {
+            t->conflict = 1;
+            return 0; /* aborts: which length frames the body is anyone's guess */
+        }
+        reserve_body(t, data + 15, data + len);
     }
     if (t->head.len + len <= MAX_HEAD && !ps_buf_append(&t->head, data, len))
         return 0;
@@ -130,6 +153,9 @@ void ps_transfer_free(ps_transfer *t) {
         return;
     if (t->easy != NULL)
         curl_easy_cleanup(t->easy);
+#ifdef PARSED_URL
+    curl_url_cleanup(t->url); /* after the easy handle, which reads it */
+#endif
     ps_request_free(&t->req);
     ps_buf_free(&t->body);
     ps_buf_free(&t->head);
@@ -145,10 +171,46 @@ static int same_request(ps_transfer *t) {
            memcmp(t->prepared_url.data, t->req.url.data, t->req.url.len) == 0;
 }
 
+/* libcurl parses a URL given as text again at every transfer (a tenth of
+ * a small call's cost); one parsed here is parsed once per URL, and a
+ * client polling one resource never parses it again. */
+#ifdef PARSED_URL
+/* The code libcurl fails a transfer with when it cannot parse its URL. */
+static CURLcode url_rejected(CURLUcode uc) {
+    switch (uc) {
+    case CURLUE_OUT_OF_MEMORY:
+        return CURLE_OUT_OF_MEMORY;
+    case CURLUE_UNSUPPORTED_SCHEME:
+        return CURLE_UNSUPPORTED_PROTOCOL;
+    case CURLUE_USER_NOT_ALLOWED:
+        return CURLE_LOGIN_DENIED;
+    default:
+        return CURLE_URL_MALFORMAT;
+    }
+}
+
+static CURLcode set_url(ps_transfer *t) {
+    CURLUcode uc;
+    if (t->url == NULL && (t->url = curl_url()) == NULL)
+        return CURLE_OUT_OF_MEMORY;
+    /* The flags libcurl itself parses CURLOPT_URL with. */
+    uc = curl_url_set(t->url, CURLUPART_URL, t->req.url.data,
+                      CURLU_GUESS_SCHEME | CURLU_NON_SUPPORT_SCHEME);
+    if (uc != CURLUE_OK)
+        return url_rejected(uc);
+    return curl_easy_setopt(t->easy, CURLOPT_CURLU, t->url);
+}
+#else
+static CURLcode set_url(ps_transfer *t) {
+    return curl_easy_setopt(t->easy, CURLOPT_URL, t->req.url.data);
+}
+#endif
+
 /* Sets what differs between calls: method, URL, body, timeouts. */
 static CURLcode prepare(ps_transfer *t) {
     const ps_operation *op = t->req.op;
     int has_body = op->fields[0].name != NULL;
+    CURLcode rc;
     t->overflow = 0;
     t->head_done = 0;
     t->conflict = 0;
@@ -158,7 +220,9 @@ static CURLcode prepare(ps_transfer *t) {
     if (same_request(t))
         goto timeouts;
     t->prepared = NULL;
-    SET(CURLOPT_URL, t->req.url.data);
+    rc = set_url(t);
+    if (rc != CURLE_OK)
+        return rc;
     if (has_body) {
         SET(CURLOPT_POSTFIELDS, t->req.payload.data);
         SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)t->req.payload.len);
