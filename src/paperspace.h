@@ -138,6 +138,9 @@ typedef struct ps_transfer {
     const ps_operation *prepared;
     ps_buf prepared_url;
     void *url; /* the URL parsed once (a CURLU), when libcurl takes one */
+    /* The client's header lists with the User-Agent and Accept-Encoding
+     * lines first (NULL: the client's own lists are sent). */
+    struct curl_slist *headers, *body_headers;
     char errbuf[CURL_ERROR_SIZE];
 } ps_transfer;
 
