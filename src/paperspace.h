@@ -222,6 +222,7 @@ void ps_url_push(lua_State *L, const char *s, size_t len);
 const char *ps_header_find(const ps_buf *head, const char *name, size_t *len);
 void ps_headers_push(lua_State *L, const ps_buf *head);
 long ps_response_status(ps_transfer *t);
+int ps_set_metatables(lua_State *L);
 
 /* errors.c */
 int ps_error_push(lua_State *L, ps_transfer *t, const char *kind, long status, int body_idx,
@@ -236,8 +237,5 @@ void ps_secrets_wipe(ps_secrets *s);
 void ps_secrets_free(ps_secrets *s);
 void ps_scrub(lua_State *L, ps_transfer *t);
 void ps_scrub_top(lua_State *L, ps_transfer *t);
-
-/* objects.c */
-int ps_set_metatables(lua_State *L);
 
 #endif

@@ -76,7 +76,7 @@ static size_t on_header(char *data, size_t size, size_t n, void *ud) {
     } else if ((len == 2 && data[0] == '\r' && data[1] == '\n') || (len == 1 && data[0] == '\n')) {
         t->head_done = 1;
     }
-    if (len > 15 && strncasecmp(data, "content-length:", 15) == 0) {
+    if (len > 15 && (data[0] | 0x20) == 'c' && strncasecmp(data, "content-length:", 15) == 0) {
         if (conflicts(t, data, len)) {
             t->conflict = 1;
             return 0; /* aborts: which length frames the body is anyone's guess */
