@@ -16,6 +16,8 @@
 #define KEEP_BUFFER (256 * 1024)
 /* libcurl refuses header blocks over 100 KiB itself; this bounds our copy. */
 #define MAX_HEAD (128 * 1024)
+/* The most a Content-Length makes room for before any of the body came. */
+#define MAX_RESERVE (64 * 1024 * 1024)
 /* libcurl takes a parsed URL (CURLOPT_CURLU): see set_url. */
 #if LIBCURL_VERSION_NUM >= 0x073f00
 #define PARSED_URL
@@ -49,14 +51,17 @@ static int conflicts(ps_transfer *t, const char *data, size_t len) {
 
 /* Makes room for the body a Content-Length value announces, so that a large
  * one is copied once rather than at every doubling of the buffer. A length
- * over max_response_bytes is left to on_body to refuse. */
+ * over max_response_bytes is left to on_body to refuse, and one over
+ * MAX_RESERVE to grow as it comes: a server's word alone reserves no more. */
 static void reserve_body(ps_transfer *t, const char *p, const char *end) {
-    curl_off_t n = 0;
+    curl_off_t n = 0, limit = t->client->max_response_bytes;
+    if (limit > MAX_RESERVE)
+        limit = MAX_RESERVE; /* also keeps n * 10 below from overflowing */
     while (p < end && (*p == ' ' || *p == '\t'))
         p++;
     for (; p < end && *p >= '0' && *p <= '9'; p++) {
         n = n * 10 + (*p - '0');
-        if (n > t->client->max_response_bytes)
+        if (n > limit)
             return;
     }
     if (n > 0 && (size_t)n > t->body.cap)
