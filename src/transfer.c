@@ -93,36 +93,27 @@ static size_t on_header(char *data, size_t size, size_t n, void *ud) {
     return len;
 }
 
-/* What libcurl sends as Accept-Encoding for CURLOPT_ACCEPT_ENCODING ""
- * (every encoding it decodes), or NULL when it decodes none. */
-static const char *accept_encoding(void) {
-    static char line[64];
+/* Writes into `line` the Accept-Encoding line libcurl sends for
+ * CURLOPT_ACCEPT_ENCODING "" (every encoding it decodes); returns it, or
+ * NULL when libcurl decodes none. */
+static const char *accept_encoding(char line[64]) {
     const curl_version_info_data *v = curl_version_info(CURLVERSION_NOW);
-    size_t n = 0;
-    if (line[0] != '\0')
-        return line;
+    const size_t prefix = sizeof "Accept-Encoding: " - 1;
+    size_t n;
     strcpy(line, "Accept-Encoding: ");
-    n = strlen(line);
-    if (v->features & CURL_VERSION_LIBZ) {
-        strcpy(line + n, "deflate, gzip, ");
-        n = strlen(line);
-    }
+    if (v->features & CURL_VERSION_LIBZ)
+        strcat(line, "deflate, gzip, ");
 #ifdef CURL_VERSION_BROTLI
-    if (v->features & CURL_VERSION_BROTLI) {
-        strcpy(line + n, "br, ");
-        n = strlen(line);
-    }
+    if (v->features & CURL_VERSION_BROTLI)
+        strcat(line, "br, ");
 #endif
 #ifdef CURL_VERSION_ZSTD
-    if (v->features & CURL_VERSION_ZSTD) {
-        strcpy(line + n, "zstd, ");
-        n = strlen(line);
-    }
+    if (v->features & CURL_VERSION_ZSTD)
+        strcat(line, "zstd, ");
 #endif
-    if (n == strlen("Accept-Encoding: ")) {
-        line[0] = '\0';
+    n = strlen(line);
+    if (n == prefix)
         return NULL;
-    }
     line[n - 2] = '\0'; /* the last ", " */
     return line;
 }
@@ -186,7 +177,8 @@ fail:
 static int set_own_headers(ps_transfer *t) {
     ps_client *c = t->client;
     ps_buf ua = {NULL, 0, 0};
-    const char *ae = accept_encoding();
+    char ae_line[64];
+    const char *ae = accept_encoding(ae_line);
     int ok, own_ua = !proxy_in_env();
     if (own_ua && (!ps_buf_addstr(&ua, "User-Agent: ") || !ps_buf_addstr(&ua, c->user_agent))) {
         ps_buf_free(&ua);
