@@ -44,6 +44,16 @@ local function timed(fn)
   return seconds * 1000
 end
 
+-- serve=1: a worker that answers bursts of `cjson.decode` alone, each from
+-- a collected heap, for `bench/run` to time beside the list end to end.
+if a.serve == 1 then
+  common.serve(function(n)
+    for _ = 1, n do common.check_members(plain(), count) end
+  end, function() collectgarbage("collect") end)
+  client:close()
+  return
+end
+
 timed(plain)
 timed(library)
 local plain_ms, library_ms = {}, {}

@@ -5,6 +5,7 @@
 local raw_server = require "spec.support.raw_server"
 local paperspace = require "paperspace"
 local core = require "paperspace.core"
+local errors = require "paperspace.errors"
 
 local KEY = "sk-hostile-0123/4567+89=="
 local J = '{"user":{"id":"u1"},"team":{"id":"t1"}}'
@@ -54,6 +55,29 @@ describe("a reply that breaks HTTP's framing is invalid_response", function()
       assert.is_false(err.retryable)
     end)
   end
+end)
+
+describe("a Content-Length the body does not bear out", function()
+  local cases = {
+    { "a length within max_response_bytes, and a short body", "Content-Length: 30000000" },
+    { "a length past max_response_bytes", "Content-Length: 900000000000" },
+  }
+  for _, case in ipairs(cases) do
+    it(case[1] .. " fails the call alone", function()
+      local value, err = attack("HTTP/1.1 200 OK\r\n" .. case[2] .. "\r\n\r\n" .. J)
+      assert.is_nil(value)
+      assert.is_true(errors.is_error(err), tostring(err))
+    end)
+  end
+
+  it("a length past any integer: libcurl reads the body to the connection's end", function()
+    local reply = "HTTP/1.1 200 OK\r\nContent-Length: 99999999999999999999999999999999\r\n\r\n" .. J
+    for _, opts in ipairs { {}, { max_response_bytes = math.huge } } do
+      local value, err = attack(reply, nil, opts)
+      assert.is_nil(err)
+      assert.equal("u1", value.user.id)
+    end
+  end)
 end)
 
 describe("a hostile server's headers", function()

@@ -146,6 +146,21 @@ describe("what goes on the wire", function()
       paperspace._VERSION, lua, core.curl_version), r.headers["user-agent"])
   end)
 
+  it("offers the encodings libcurl decodes, each once, on every method", function()
+    assert(client:get_session())
+    assert(client:create_team_secret("team-1", { name = "AE", value = "ae-value" }))
+    assert(client:delete_team_secret("team-1", "AE"))
+    for _, r in ipairs(emu:requests()) do
+      local offered, seen = r.headers["accept-encoding"], {}
+      assert.is_string(offered)
+      for token in offered:gmatch("[^,%s]+") do
+        assert.is_nil(seen[token], "offered twice: " .. offered)
+        seen[token] = true
+      end
+      assert.is_true(seen.gzip, offered) -- Debian's libcurl decodes gzip
+    end
+  end)
+
   it("sends Content-Type only with a body", function()
     assert(client:create_team_secret("team-1", { name = "CT", value = "ct-value" }))
     assert(client:delete_team_secret("team-1", "CT"))

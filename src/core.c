@@ -93,6 +93,7 @@ static const luaL_Reg core_functions[] = {
     {"unlink_task", ps_core_unlink_task},
     {"sleep", core_sleep},
     {"now", core_now},
+    {"set_metatables", ps_set_metatables},
     {NULL, NULL},
 };
 

@@ -141,6 +141,10 @@ typedef struct ps_transfer {
      * when unknown) and URL. */
     const ps_operation *prepared;
     ps_buf prepared_url;
+    void *url; /* the URL parsed once (a CURLU), when libcurl takes one */
+    /* The client's header lists with the User-Agent and Accept-Encoding
+     * lines first (NULL: the client's own lists are sent). */
+    struct curl_slist *headers, *body_headers;
     char errbuf[CURL_ERROR_SIZE];
 } ps_transfer;
 
@@ -236,6 +240,7 @@ typedef struct ps_response {
 } ps_response;
 
 int ps_response_push(lua_State *L, ps_transfer *t);
+int ps_set_metatables(lua_State *L);
 
 /* errors.c */
 int ps_error_push(lua_State *L, const ps_response *r, const char *kind, const char *fmt, ...);

@@ -16,6 +16,12 @@
 #define KEEP_BUFFER (256 * 1024)
 /* libcurl refuses header blocks over 100 KiB itself; this bounds our copy. */
 #define MAX_HEAD (128 * 1024)
+/* The most a Content-Length makes room for before any of the body came. */
+#define MAX_RESERVE (64 * 1024 * 1024)
+/* libcurl takes a parsed URL (CURLOPT_CURLU): see set_url. */
+#if LIBCURL_VERSION_NUM >= 0x073f00
+#define PARSED_URL
+#endif
 
 static size_t on_body(char *data, size_t size, size_t n, void *ud) {
     ps_transfer *t = ud;
@@ -43,6 +49,25 @@ static int conflicts(ps_transfer *t, const char *data, size_t len) {
     return (size_t)(end - w) != have || memcmp(v, w, have) != 0;
 }
 
+/* Makes room for the body a Content-Length value announces, so that a large
+ * one is copied once rather than at every doubling of the buffer. A length
+ * over max_response_bytes is left to on_body to refuse, and one over
+ * MAX_RESERVE to grow as it comes: a server's word alone reserves no more. */
+static void reserve_body(ps_transfer *t, const char *p, const char *end) {
+    curl_off_t n = 0, limit = t->client->max_response_bytes;
+    if (limit > MAX_RESERVE)
+        limit = MAX_RESERVE; /* also keeps n * 10 below from overflowing */
+    while (p < end && (*p == ' ' || *p == '\t'))
+        p++;
+    for (; p < end && *p >= '0' && *p <= '9'; p++) {
+        n = n * 10 + (*p - '0');
+        if (n > limit)
+            return;
+    }
+    if (n > 0 && (size_t)n > t->body.cap)
+        (void)ps_buf_reserve(&t->body, (size_t)n); /* on failure, on_body grows it as it can */
+}
+
 static size_t on_header(char *data, size_t size, size_t n, void *ud) {
     ps_transfer *t = ud;
     size_t len = size * n;
@@ -56,13 +81,118 @@ static size_t on_header(char *data, size_t size, size_t n, void *ud) {
     } else if ((len == 2 && data[0] == '\r' && data[1] == '\n') || (len == 1 && data[0] == '\n')) {
         t->head_done = 1;
     }
-    if (len > 15 && strncasecmp(data, "content-length:", 15) == 0 && conflicts(t, data, len)) {
-        t->conflict = 1;
-        return 0; /* aborts: which length frames the body is anyone's guess */
+    if (len > 15 && (data[0] | 0x20) == 'c' && strncasecmp(data, "content-length:", 15) == 0) {
+        if (conflicts(t, data, len)) {
+            t->conflict = 1;
+            return 0; /* aborts: which length frames the body is anyone's guess */
+        }
+        reserve_body(t, data + 15, data + len);
     }
     if (t->head.len + len <= MAX_HEAD && !ps_buf_append(&t->head, data, len))
         return 0;
     return len;
+}
+
+/* Writes into `line` the Accept-Encoding line libcurl sends for
+ * CURLOPT_ACCEPT_ENCODING "" (every encoding it decodes); returns it, or
+ * NULL when libcurl decodes none. */
+static const char *accept_encoding(char line[64]) {
+    const curl_version_info_data *v = curl_version_info(CURLVERSION_NOW);
+    const size_t prefix = sizeof "Accept-Encoding: " - 1;
+    size_t n;
+    strcpy(line, "Accept-Encoding: ");
+    if (v->features & CURL_VERSION_LIBZ)
+        strcat(line, "deflate, gzip, ");
+#ifdef CURL_VERSION_BROTLI
+    if (v->features & CURL_VERSION_BROTLI)
+        strcat(line, "br, ");
+#endif
+#ifdef CURL_VERSION_ZSTD
+    if (v->features & CURL_VERSION_ZSTD)
+        strcat(line, "zstd, ");
+#endif
+    n = strlen(line);
+    if (n == prefix)
+        return NULL;
+    line[n - 2] = '\0'; /* the last ", " */
+    return line;
+}
+
+/* Whether the environment names a proxy libcurl may use. A CONNECT to an
+ * HTTPS proxy carries the User-Agent only when CURLOPT_USERAGENT has it. */
+static int proxy_in_env(void) {
+    static const char *const names[] = {"http_proxy", "HTTP_PROXY", "https_proxy",
+                                        "HTTPS_PROXY", "all_proxy", "ALL_PROXY"};
+    size_t i;
+    for (i = 0; i < sizeof names / sizeof names[0]; i++) {
+        const char *v = getenv(names[i]);
+        if (v != NULL && v[0] != '\0')
+            return 1;
+    }
+    return 0;
+}
+
+/* Frees a header list, wiping its lines: one of them holds the API key. */
+static void free_headers(struct curl_slist *list) {
+    struct curl_slist *l;
+    for (l = list; l != NULL; l = l->next) {
+        volatile char *p = l->data;
+        while (*p)
+            *p++ = 0;
+    }
+    curl_slist_free_all(list);
+}
+
+/* `base` with `first` and `second` (either may be NULL) before its lines;
+ * NULL when out of memory. */
+static struct curl_slist *headers_with(const struct curl_slist *base, const char *first,
+                                       const char *second) {
+    struct curl_slist *list = NULL, *l;
+    const char *lines[2];
+    int i;
+    lines[0] = first;
+    lines[1] = second;
+    for (i = 0; i < 2; i++) {
+        if (lines[i] == NULL)
+            continue;
+        if ((l = curl_slist_append(list, lines[i])) == NULL)
+            goto fail;
+        list = l;
+    }
+    for (; base != NULL; base = base->next) {
+        if ((l = curl_slist_append(list, base->data)) == NULL)
+            goto fail;
+        list = l;
+    }
+    return list;
+fail:
+    free_headers(list);
+    return NULL;
+}
+
+/* libcurl formats its User-Agent and Accept-Encoding lines again for every
+ * request (a twentieth of a small call); the same lines set up here as
+ * headers of the transfer are copied as they are. The bytes on the wire are
+ * the same. Returns 0 when out of memory. */
+static int set_own_headers(ps_transfer *t) {
+    ps_client *c = t->client;
+    ps_buf ua = {NULL, 0, 0};
+    char ae_line[64];
+    const char *ae = accept_encoding(ae_line);
+    int ok, own_ua = !proxy_in_env();
+    if (own_ua && (!ps_buf_addstr(&ua, "User-Agent: ") || !ps_buf_addstr(&ua, c->user_agent))) {
+        ps_buf_free(&ua);
+        return 0;
+    }
+    if (!own_ua && ae == NULL)
+        return 1;
+    t->headers = headers_with(c->headers, own_ua ? ua.data : NULL, ae);
+    t->body_headers = headers_with(c->body_headers, own_ua ? ua.data : NULL, ae);
+    ok = t->headers != NULL && t->body_headers != NULL;
+    ps_buf_free(&ua);
+    if (ok && !own_ua)
+        return 1;
+    return ok && curl_easy_setopt(t->easy, CURLOPT_USERAGENT, (char *)NULL) == CURLE_OK;
 }
 
 #define SET(opt, val)                                                                          \
@@ -111,6 +241,8 @@ ps_transfer *ps_transfer_new(ps_client *c, int id) {
      * HTTP/1.1 that wait would only cost a round trip. */
     if (strncmp(c->base_url, "https://", 8) == 0)
         SET(CURLOPT_PIPEWAIT, 1L);
+    if (!set_own_headers(t))
+        goto fail;
     return t;
 fail:
     ps_transfer_free(t);
@@ -130,10 +262,15 @@ void ps_transfer_free(ps_transfer *t) {
         return;
     if (t->easy != NULL)
         curl_easy_cleanup(t->easy);
+#ifdef PARSED_URL
+    curl_url_cleanup(t->url); /* after the easy handle, which reads it */
+#endif
     ps_request_free(&t->req);
     ps_buf_free(&t->body);
     ps_buf_free(&t->head);
     ps_buf_free(&t->prepared_url);
+    free_headers(t->headers);
+    free_headers(t->body_headers);
     free(t);
 }
 
@@ -145,10 +282,46 @@ static int same_request(ps_transfer *t) {
            memcmp(t->prepared_url.data, t->req.url.data, t->req.url.len) == 0;
 }
 
+/* libcurl parses a URL given as text again at every transfer (a tenth of
+ * a small call's cost); one parsed here is parsed once per URL, and a
+ * client polling one resource never parses it again. */
+#ifdef PARSED_URL
+/* The code libcurl fails a transfer with when it cannot parse its URL. */
+static CURLcode url_rejected(CURLUcode uc) {
+    switch (uc) {
+    case CURLUE_OUT_OF_MEMORY:
+        return CURLE_OUT_OF_MEMORY;
+    case CURLUE_UNSUPPORTED_SCHEME:
+        return CURLE_UNSUPPORTED_PROTOCOL;
+    case CURLUE_USER_NOT_ALLOWED:
+        return CURLE_LOGIN_DENIED;
+    default:
+        return CURLE_URL_MALFORMAT;
+    }
+}
+
+static CURLcode set_url(ps_transfer *t) {
+    CURLUcode uc;
+    if (t->url == NULL && (t->url = curl_url()) == NULL)
+        return CURLE_OUT_OF_MEMORY;
+    /* The flags libcurl itself parses CURLOPT_URL with. */
+    uc = curl_url_set(t->url, CURLUPART_URL, t->req.url.data,
+                      CURLU_GUESS_SCHEME | CURLU_NON_SUPPORT_SCHEME);
+    if (uc != CURLUE_OK)
+        return url_rejected(uc);
+    return curl_easy_setopt(t->easy, CURLOPT_CURLU, t->url);
+}
+#else
+static CURLcode set_url(ps_transfer *t) {
+    return curl_easy_setopt(t->easy, CURLOPT_URL, t->req.url.data);
+}
+#endif
+
 /* Sets what differs between calls: method, URL, body, timeouts. */
 static CURLcode prepare(ps_transfer *t) {
     const ps_operation *op = t->req.op;
     int has_body = op->fields[0].name != NULL;
+    CURLcode rc;
     t->overflow = 0;
     t->head_done = 0;
     t->conflict = 0;
@@ -158,14 +331,16 @@ static CURLcode prepare(ps_transfer *t) {
     if (same_request(t))
         goto timeouts;
     t->prepared = NULL;
-    SET(CURLOPT_URL, t->req.url.data);
+    rc = set_url(t);
+    if (rc != CURLE_OK)
+        return rc;
     if (has_body) {
         SET(CURLOPT_POSTFIELDS, t->req.payload.data);
         SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)t->req.payload.len);
-        SET(CURLOPT_HTTPHEADER, t->client->body_headers);
+        SET(CURLOPT_HTTPHEADER, t->body_headers ? t->body_headers : t->client->body_headers);
     } else {
         SET(CURLOPT_HTTPGET, 1L);
-        SET(CURLOPT_HTTPHEADER, t->client->headers);
+        SET(CURLOPT_HTTPHEADER, t->headers ? t->headers : t->client->headers);
     }
     /* POST with a body is libcurl's default; every other method is named. */
     SET(CURLOPT_CUSTOMREQUEST,

@@ -154,7 +154,10 @@ function client.new(opts)
     _core = handle,
     _config = cfg,
     _has_key = has_key,
-    _log = emit,
+    -- false, not nil: a missing field would go through Client's __index
+    -- fallback (the misspelt-method hint) on every call.
+    _log = emit or false,
+    _closed = false,
     _sched = (ngx_host.detect() and ngx_host.scheduler or scheduler.new)(handle),
     _teams = setmetatable({}, { __mode = "v" }),
   }, Client)

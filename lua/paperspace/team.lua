@@ -62,11 +62,9 @@ function team.wrap(t, kind, value, is_list)
   local mt = t._metatables[kind]
   if type(value) ~= "table" then return value end
   if not is_list then return setmetatable(value, mt) end
-  for i = 1, #value do
-    local item = value[i]
-    if not team.is_object(item) then return nil, team.not_an_object(kind, item) end
-    setmetatable(item, mt)
-  end
+  -- One C loop: a list of 10,000 members would otherwise cost as many calls.
+  local bad = core.set_metatables(value, mt)
+  if bad then return nil, team.not_an_object(kind, value[bad]) end
   return value
 end
 
