@@ -264,13 +264,27 @@ local function define(op)
     local raw = type(opts) == "table" and opts.raw
     local started = raw and core.now()
     local stats = raw and { pages = 0, attempts = 0 }
-    local max_pages = opts and opts.max_pages or self._config.max_pages
-    local value, err = pager.collect(fetcher(self, args, stats), opts, annotator(args), max_pages)
+    -- The first page here: a list of one page (the common case) makes no
+    -- closures and no pager state, only what the page itself holds.
+    local value, err, attempts, r = attempt_loop(self, op, opts, unpack(args, 1, nparams + 1))
+    args.record, args.attempts = r, attempts
+    if stats then stats.pages, stats.attempts = 1, attempts end
+    if value ~= nil then
+      local cursor
+      value, cursor, err = pager.read(value)
+      if err then
+        err = annotate(err, r, attempts)
+      elseif cursor ~= nil then
+        local max_pages = opts and opts.max_pages or self._config.max_pages
+        value, err = pager.collect(fetcher(self, args, stats), opts, annotator(args), max_pages,
+                                   value, cursor, attempts)
+      end
+    end
     value, err = deliver(self, op, args[1], value, err, args.record, args.attempts)
     if raw then
-      local r = wire_record(args.record, err, stats.attempts, started, stats.pages)
-      r.retries = stats.attempts - stats.pages
-      return value, err, r
+      local wire = wire_record(args.record, err, stats.attempts, started, stats.pages)
+      wire.retries = stats.attempts - stats.pages
+      return value, err, wire
     end
     return value, err
   end

@@ -177,18 +177,22 @@ end
 -- @tparam[opt] table opts
 -- @tparam[opt] function annotate as for `pages`
 -- @tparam[opt] number max_pages as for `pages`
+-- @tparam[opt] table all the first page's items, when the caller fetched and
+-- read it already (most lists are one page: it then needs no `fetch` at all)
+-- @param[opt] cursor that first page's cursor
+-- @tparam[opt] integer attempts the attempts that first page took
 -- @treturn table|nil every item, or nil
 -- @treturn[opt] table the error object
-function pager.collect(fetch, opts, annotate, max_pages)
+function pager.collect(fetch, opts, annotate, max_pages, all, cursor, attempts)
   annotate = annotate or as_is
   max_pages = max_pages or config.defaults.max_pages
-  -- The first page by hand: most lists are one page (every bare array is),
-  -- and then nothing more is made than the decoded list itself.
-  local page, err, attempts = fetch(opts)
-  if page == nil then return nil, err end
-  local all, cursor
-  all, cursor, err = pager.read(page)
-  if err then return nil, annotate(err, attempts) end
+  local page, err
+  if all == nil then
+    page, err, attempts = fetch(opts)
+    if page == nil then return nil, err end
+    all, cursor, err = pager.read(page)
+    if err then return nil, annotate(err, attempts) end
+  end
   if cursor == nil then return all end
   local seen, pages, n = first_seen(opts), 1, #all
   local _
