@@ -3,6 +3,7 @@
 -- stdout, stderr and the exit code of every command, for success and for
 -- each class of failure. Every run also checks that nothing it printed holds
 -- the API key or a secret value.
+-- spec tags: external
 local cjson = require "cjson"
 local helpers = require "spec.support.helpers"
 local read, write, q = helpers.read, helpers.write, helpers.quote

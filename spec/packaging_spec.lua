@@ -2,6 +2,7 @@
 -- with no variables for curl's multiarch headers, and the installed copy works;
 -- the emulator is a rock of its own, installed beside it, whose command starts
 -- from that tree with no LUA_PATH.
+-- spec tags: external
 local emulator = require "paperspace.emulator"
 
 local helpers = require "spec.support.helpers"

@@ -1,6 +1,7 @@
 -- The runner behind `make test`: each spec file in its own process under a
 -- time limit, so that a hang or a crash is a named failure and the closing
 -- line still counts every file.
+-- spec tags: external
 local helpers = require "spec.support.helpers"
 
 -- The busted running this spec, to run the runner's files with.
