@@ -18,6 +18,18 @@ BUSTED      ?= $(shell command -v busted 2>/dev/null || echo /usr/bin/busted)
 # seconds (a hang is a named failure); sanitize and valgrind allow more.
 SPEC_TIMEOUT ?= 300
 RUN_SPECS    = $(LUA) spec/support/run.lua
+# A spec file's "-- spec tags:" line (spec/support/run.lua) says where running
+# it again tests nothing more; `make test` runs every file.
+#   external  it tests programs with their own build of the core (nvim, nginx,
+#             LuaRocks trees and the commands installed there, the core built
+#             for Lua 5.1 and LuaJIT, the scripts): skipped by sanitize and
+#             valgrind, and by test-all-luas on every Lua but 5.4
+#   children  no C code of the library runs in its busted process, only in
+#             processes it starts, which valgrind does not trace: skipped by valgrind
+# e.g. `make valgrind VALGRIND_SKIP_TAGS=` runs every file.
+SANITIZE_SKIP_TAGS ?= external
+VALGRIND_SKIP_TAGS ?= external children
+ALL_LUAS_SKIP_TAGS ?= external
 
 # Recursive (=), not simple (:=): `make test` on a fresh machine installs
 # the packages these ask about after the Makefile has been read.
@@ -122,7 +134,8 @@ sanitize: test-deps check-deps
 	@$(MAKE) --no-print-directory BUILD=$(SAN_BUILD) CC=$(SAN_CC) CFLAGS="-O1 -g $(SAN_FLAGS)" \
 	  LDFLAGS="$(SAN_FLAGS)" $(SAN_BUILD)/paperspace/core.so
 	@rm -rf $(SAN_LOG) && mkdir -p $(SAN_LOG)
-	@rc=0; $(RUN_SPECS) --timeout $$(($(SPEC_TIMEOUT) * 3)) -- env $(SAN_ENV) $(LUA) $(BUSTED) \
+	@rc=0; SPEC_SKIP_TAGS="$(SANITIZE_SKIP_TAGS)" $(RUN_SPECS) --timeout $$(($(SPEC_TIMEOUT) * 3)) \
+	  -- env $(SAN_ENV) $(LUA) $(BUSTED) \
 	  --cpath="$(SAN_BUILD)/?.so" || rc=$$?; \
 	if [ -n "$$(ls -A $(SAN_LOG))" ]; then cat $(SAN_LOG)/*; \
 	  echo "sanitize: sanitizer reports above (kept in $(SAN_LOG))"; exit 1; fi; \
@@ -139,7 +152,7 @@ VALGRIND_FLAGS  = -q --tool=memcheck --leak-check=full --errors-for-leak-kinds=d
 # make valgrind: the whole suite under memcheck; fails on any error or definite/indirect leak.
 valgrind: test-deps
 	@$(MAKE) --no-print-directory all
-	$(RUN_SPECS) --timeout $$(($(SPEC_TIMEOUT) * 10)) -- $(VALGRIND) $(VALGRIND_FLAGS) $(LUA) $(BUSTED) \
+	SPEC_SKIP_TAGS="$(VALGRIND_SKIP_TAGS)" $(RUN_SPECS) --timeout $$(($(SPEC_TIMEOUT) * 10)) -- $(VALGRIND) $(VALGRIND_FLAGS) $(LUA) $(BUSTED) \
 	  --cpath="$(BUILD)/?.so"
 
 # libFuzzer targets (fuzz/fuzz_<name>.c) for the C code that reads bytes from
@@ -188,9 +201,10 @@ bench:
 # make test-all-luas: the whole suite on Lua 5.1, 5.2, 5.3, 5.4 and LuaJIT, each
 # with its own build of the core (build/<lua>/); one summary line per Lua, then
 # the overall "N passed, N failed". LUAS="lua5.1 luajit" for some of them.
+# Files tagged ALL_LUAS_SKIP_TAGS run on lua5.4 only.
 LUAS ?= lua5.1 lua5.2 lua5.3 lua5.4 luajit
 test-all-luas: test-deps
-	@BUSTED="$(BUSTED)" scripts/test-all-luas $(LUAS)
+	@BUSTED="$(BUSTED)" SKIP_TAGS="$(ALL_LUAS_SKIP_TAGS)" scripts/test-all-luas $(LUAS)
 
 # make docs: the reference, with LDoc, into build/docs/; any warning fails.
 docs:

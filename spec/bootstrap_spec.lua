@@ -3,6 +3,7 @@
 -- the apt-get command; scripts/install-prism says what it does about a
 -- Node.js older than Prism accepts. Both in their --dry-run mode, against
 -- stand-ins for dpkg-query and node, so nothing is installed.
+-- spec tags: external
 local helpers = require "spec.support.helpers"
 local run = helpers.run
 

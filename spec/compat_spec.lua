@@ -1,6 +1,7 @@
 -- Lua 5.1 and LuaJIT (Neovim, OpenResty): the core built against their C
 -- API, and the library run on them against the emulator, blocking and
 -- concurrent.
+-- spec tags: external
 local helpers = require "spec.support.helpers"
 
 local SCRIPT = [[

@@ -1,5 +1,6 @@
 -- Tests of paperspace.emulator over real HTTP (LuaSocket, raw sockets where
 -- keep-alive or byte-level behaviour matters).
+-- spec tags: children
 
 local emulator = require("paperspace.emulator")
 local socket = require("socket")

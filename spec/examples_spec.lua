@@ -1,5 +1,6 @@
 -- The examples run as the README says, against the bundled emulator, and
 -- never print a secret's value.
+-- spec tags: children
 local helpers = require "spec.support.helpers"
 local run = helpers.run
 

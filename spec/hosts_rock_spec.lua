@@ -2,6 +2,7 @@
 -- README tells Neovim and OpenResty users) loads and works inside both real
 -- hosts: Neovim's LuaJIT and nginx's lua-nginx-module, each against the
 -- emulator, from the installed tree alone (not from the clone).
+-- spec tags: external
 local helpers = require "spec.support.helpers"
 local read, write, tmpdir, quote = helpers.read, helpers.write, helpers.tmpdir, helpers.quote
 

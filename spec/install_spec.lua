@@ -2,6 +2,7 @@
 -- they install the library's rock and the emulator's, and `paperspace-emulator
 -- run` runs a script with arguments against the emulator, from a clone and
 -- from the installed rock, with no LUA_PATH set.
+-- spec tags: external
 local helpers = require "spec.support.helpers"
 local read, write, tmpdir = helpers.read, helpers.write, helpers.tmpdir
 local run = helpers.run

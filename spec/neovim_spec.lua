@@ -2,6 +2,7 @@
 -- loop) against the emulator: spawned calls run from Neovim's loop with no
 -- client:poll, the example plugin's commands work, :checkhealth reports.
 -- Every nvim run is bounded by `timeout`: a hang fails, it does not stall.
+-- spec tags: external
 local helpers = require "spec.support.helpers"
 local quote = helpers.quote
 

@@ -2,6 +2,7 @@
 -- configuration and prefix in a temporary directory, 127.0.0.1 only, one
 -- worker), against the emulator. The core is the LuaJIT build
 -- (build/luajit), made here if it is missing.
+-- spec tags: external
 local helpers = require "spec.support.helpers"
 local read, write, shell_quote = helpers.read, helpers.write, helpers.quote
 local socket = require "socket"

@@ -2,11 +2,23 @@
 -- LDoc without a warning, both rockspecs pass `luarocks lint` and agree, the
 -- per-Lua runner names each Lua and ends with the overall line, the license
 -- and the changelog are there.
+-- spec tags: external
 local helpers = require "spec.support.helpers"
 local read = helpers.read
 local run = helpers.run
 
+-- A rockspec of the repository, at its top or in emulator/.
+local function rockspec(name)
+  local f = io.open(name)
+  if f then
+    f:close()
+    return name
+  end
+  return "emulator/" .. name
+end
+
 local function load_rockspec(path)
+  path = rockspec(path)
   local env = {}
   local chunk = assert((loadstring or load)(read(path), "=" .. path, "t", env))
   if setfenv then setfenv(chunk, env) end
@@ -58,7 +70,7 @@ describe("the project", function()
   it("has the emulator's release and scm rockspecs, agreeing, on luasocket and the library", function()
     local release, scm = "lua-paperspace-emulator-0.1.0-1.rockspec", "lua-paperspace-emulator-scm-1.rockspec"
     for _, r in ipairs { release, scm } do
-      local out, ok = run("luarocks lint " .. r)
+      local out, ok = run("luarocks lint " .. rockspec(r))
       assert.is_true(ok, r .. ": " .. out)
     end
     local a, b = load_rockspec(release), load_rockspec(scm)
@@ -99,5 +111,72 @@ describe("the project", function()
     assert.is_false(ok)
     assert.matches("lua9.9: not installed", out, 1, true)
     assert.matches("\n0 passed, 0 failed\n$", out)
+  end)
+
+  it("runs the files tagged SKIP_TAGS on lua5.4 only", function()
+    local out, ok = run("SKIP_TAGS=external scripts/test-all-luas lua5.1 lua5.4 -- spec/bootstrap_spec.lua")
+    assert.is_true(ok, out)
+    assert.matches("skipped by tag: spec/bootstrap_spec.lua (external)", out, 1, true)
+    assert.matches("\nlua5%.1: 0 passed, 0 failed\n", out)
+    local n = tonumber(out:match("\nlua5%.4: (%d+) passed, 0 failed\n"))
+    assert.is_true(n and n > 0, out)
+    assert.matches("\n" .. n .. " passed, 0 failed\n$", out)
+  end)
+
+  describe("the README's layout", function()
+    -- The fenced block that lists src/ and lua/paperspace/: one name a line,
+    -- two spaces of indent a folder level, a folder's name ending in "/",
+    -- then words about it. Returns the set of paths it names.
+    local function layout()
+      local readme = read("README.md")
+      for block in readme:gmatch("\n```[%w]*\n(.-)\n```") do
+        if block:match("^src/") and block:match("\nlua/paperspace/") then
+          local named, folders = {}, {}
+          for line in block:gmatch("[^\n]+") do
+            local indent, name = line:match("^( *)(%S+)")
+            assert(#indent % 2 == 0, "README layout: odd indent: " .. line)
+            local level = #indent / 2
+            assert(level == 0 or folders[level], "README layout: no folder above " .. line)
+            for i = level + 1, #folders do folders[i] = nil end
+            local path = table.concat(folders, "", 1, level) .. name
+            named[path] = true
+            if name:sub(-1) == "/" then folders[level + 1] = name end
+          end
+          return named
+        end
+      end
+      error("README.md has no code block listing src/ and lua/paperspace/")
+    end
+
+    -- The files of the tree (those git tracks or would, not build output).
+    local function files_under(dirs)
+      local out, ok = run("git ls-files -co --exclude-standard " .. dirs .. " 2>/dev/null")
+      if not ok or out == "" then
+        out = assert(run("find " .. dirs .. " -type f ! -name '*.o' ! -name '*.so' | LC_ALL=C sort"))
+      end
+      local files = {}
+      for line in out:gmatch("[^\n]+") do files[#files + 1] = line end
+      return files
+    end
+
+    it("names every file of src/ and lua/paperspace/", function()
+      local named, missing = layout(), {}
+      local files = files_under("src lua/paperspace")
+      assert.is_true(#files > 20, table.concat(files, "\n"))
+      for _, f in ipairs(files) do
+        if not named[f] then missing[#missing + 1] = f end
+      end
+      assert.same({}, missing)
+    end)
+
+    it("names no file or folder that does not exist", function()
+      local gone = {}
+      for path in pairs(layout()) do
+        local kind = path:sub(-1) == "/" and "-d" or "-f"
+        if not select(2, run("test " .. kind .. " '" .. path .. "'")) then gone[#gone + 1] = path end
+      end
+      table.sort(gone)
+      assert.same({}, gone)
+    end)
   end)
 end)

@@ -7,6 +7,7 @@
 --     <!-- not run: REASON -->
 -- and gets a test of its own that checks a reason is given: each one is
 -- listed in the output, none is skipped silently.
+-- spec tags: children
 local helpers = require "spec.support.helpers"
 local read = helpers.read
 

@@ -1,6 +1,7 @@
 -- The runner behind `make test`: each spec file in its own process under a
 -- time limit, so that a hang or a crash is a named failure and the closing
 -- line still counts every file.
+-- spec tags: external
 local helpers = require "spec.support.helpers"
 
 -- The busted running this spec, to run the runner's files with.
@@ -21,6 +22,8 @@ describe("spec/support/run.lua", function()
       mixed_spec = 'describe("m", function() it("passes", function() end) '
         .. 'it("fails", function() assert.equal(1, 2) end) end)',
       fine_spec = 'describe("f", function() it("one", function() end) it("two", function() end) end)',
+      tagged_spec = '-- A file with tags.\n-- spec tags: external slow\n'
+        .. 'describe("t", function() it("runs", function() end) end)',
     }
     for name, text in pairs(files) do
       local f = assert(io.open(dir .. "/" .. name .. ".lua", "w"))
@@ -31,12 +34,14 @@ describe("spec/support/run.lua", function()
 
   teardown(function() os.execute("rm -rf " .. dir) end)
 
-  local function run(...)
+  local function run_with(options, ...)
     local names = {}
     for i, n in ipairs { ... } do names[i] = dir .. "/" .. n .. ".lua" end
-    return helpers.run(string.format("%s spec/support/run.lua --timeout 2 %s -- %s %s; echo \"rc=$?\"",
-                                     helpers.interpreter(), table.concat(names, " "), helpers.interpreter(), BUSTED))
+    return helpers.run(string.format("%s spec/support/run.lua --timeout 2 %s %s -- %s %s; echo \"rc=$?\"",
+                                     helpers.interpreter(), options, table.concat(names, " "),
+                                     helpers.interpreter(), BUSTED))
   end
+  local function run(...) return run_with("", ...) end
 
   it("stops a file that hangs, names it, and goes on with the others", function()
     local started = os.time()
@@ -60,5 +65,30 @@ describe("spec/support/run.lua", function()
   it("exits 0 with one closing line when every file passes", function()
     local out = run("fine_spec")
     assert.matches("^" .. dir:gsub("%p", "%%%0") .. "/fine_spec%.lua %.%.\n\n[%d.]+ s\n2 passed, 0 failed\nrc=0\n$", out)
+  end)
+
+  it("lists the slowest files, with their times, before the closing line", function()
+    local out = run("fine_spec", "mixed_spec")
+    local pattern = "\nslowest files: ([^\n]+)\n\n[%d.]+ s\n3 passed, 1 failed\nrc=1\n$"
+    local list = assert(out:match(pattern), out)
+    local d = dir:gsub("%p", "%%%0")
+    assert.matches(d .. "/fine_spec%.lua [%d.]+ s", list)
+    assert.matches(d .. "/mixed_spec%.lua [%d.]+ s", list)
+  end)
+
+  it("leaves out, and names, the files carrying a tag given with --skip-tag or $SPEC_SKIP_TAGS", function()
+    local out = run_with("--skip-tag slow", "tagged_spec", "fine_spec")
+    assert.matches("skipped by tag: " .. dir .. "/tagged_spec.lua (slow)\n", out, 1, true)
+    assert.not_matches("tagged_spec.lua .", out, 1, true)
+    assert.matches("\n2 passed, 0 failed\nrc=0\n$", out)
+
+    out = run_with("", "tagged_spec", "fine_spec")
+    assert.not_matches("skipped", out, 1, true)
+    assert.matches("\n3 passed, 0 failed\nrc=0\n$", out)
+
+    out = helpers.run(string.format("SPEC_SKIP_TAGS='other external' %s spec/support/run.lua %s -- %s %s",
+                                    helpers.interpreter(), dir .. "/tagged_spec.lua", helpers.interpreter(), BUSTED))
+    assert.matches("skipped by tag: " .. dir .. "/tagged_spec.lua (external)\n", out, 1, true)
+    assert.matches("\n0 passed, 0 failed\n$", out)
   end)
 end)
