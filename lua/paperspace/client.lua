@@ -260,14 +260,15 @@ local function define(op)
     return args, opts
   end
   Client[op.name] = function(self, ...)
-    local args, opts = prepare(self, op.name, false, ...)
+    check_self(self, Client, "client", op.name)
+    local opts = select(nparams + 1, ...)
+    check_opts(op, opts, nparams + 1, op.name)
     local raw = type(opts) == "table" and opts.raw
     local started = raw and core.now()
     local stats = raw and { pages = 0, attempts = 0 }
-    -- The first page here: a list of one page (the common case) makes no
-    -- closures and no pager state, only what the page itself holds.
-    local value, err, attempts, r = attempt_loop(self, op, opts, unpack(args, 1, nparams + 1))
-    args.record, args.attempts = r, attempts
+    -- The first page as a plain call (the core checks its arguments): a list
+    -- of one page, the common case, makes no closures and no pager state.
+    local value, err, attempts, r = attempt_loop(self, op, opts, ...)
     if stats then stats.pages, stats.attempts = 1, attempts end
     if value ~= nil then
       local cursor
@@ -275,14 +276,17 @@ local function define(op)
       if err then
         err = annotate(err, r, attempts)
       elseif cursor ~= nil then
+        local args = prepare(self, op.name, false, ...)
+        args.record, args.attempts = r, attempts
         local max_pages = opts and opts.max_pages or self._config.max_pages
         value, err = pager.collect(fetcher(self, args, stats), opts, annotator(args), max_pages,
                                    value, cursor, attempts)
+        r, attempts = args.record, args.attempts
       end
     end
-    value, err = deliver(self, op, args[1], value, err, args.record, args.attempts)
+    value, err = deliver(self, op, (...), value, err, r, attempts)
     if raw then
-      local wire = wire_record(args.record, err, stats.attempts, started, stats.pages)
+      local wire = wire_record(r, err, stats.attempts, started, stats.pages)
       wire.retries = stats.attempts - stats.pages
       return value, err, wire
     end
