@@ -19,6 +19,7 @@
 -- hold a secret.
 -- @module paperspace.cli.dotenv
 
+local bad_argument = require("paperspace.errors").bad_argument
 local dotenv = {}
 
 local ESCAPES = { n = "\n", r = "\r", t = "\t", ['"'] = '"', ["\\"] = "\\", ["$"] = "$" }
@@ -38,7 +39,7 @@ end
 function dotenv.parse(text, source)
   source = source or "dotenv"
   if type(text) ~= "string" then
-    error("bad argument #1 to 'parse' (string expected, got " .. type(text) .. ")", 2)
+    bad_argument(1, "parse", "string expected, got " .. type(text))
   end
   text = text:gsub("^\239\187\191", ""):gsub("\r\n", "\n")
   local entries, values, index = {}, {}, {}
