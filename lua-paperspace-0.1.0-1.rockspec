@@ -44,7 +44,7 @@ build = {
       sources = {
         "src/buffer.c", "src/client.c", "src/core.c", "src/errors.c",
         "src/operations.c", "src/request.c", "src/response.c", "src/scrub.c", "src/transfer.c",
-        "src/events.c", "src/headers.c",
+        "src/events.c", "src/headers.c", "src/raise.c",
       },
       libraries = { "curl" },
       incdirs = { "$(CURL_INCDIR)" },

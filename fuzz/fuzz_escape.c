@@ -1,5 +1,5 @@
 /*
- * fuzz_escape.c: libFuzzer target for ps_escape_segment (src/request.c),
+ * fuzz_escape.c: libFuzzer target for ps_escape_segment (src/buffer.c),
  * which percent-encodes path segments and query values into the URL.
  *
  * The input is one segment, any bytes. It is appended twice to a buffer

@@ -2,6 +2,8 @@
  * buffer.c: the growable byte buffers behind URLs, bodies and headers.
  * They live in the transfer, so a Lua error raised halfway through building
  * a request cannot leak them, and their memory is reused by the next call.
+ * Percent-encoding lives here too: the request encodes ids and names with
+ * it, and the scrubber the forms of a secret that a server may echo.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -69,4 +71,33 @@ void ps_buf_free(ps_buf *b) {
     free(b->data);
     b->data = NULL;
     b->cap = 0;
+}
+
+static int is_unreserved(unsigned char ch) {
+    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+           ch == '-' || ch == '.' || ch == '_' || ch == '~';
+}
+
+/* Appends `s` percent-encoded so that it is exactly one path segment or one
+ * query value: everything but RFC 3986's unreserved characters is escaped,
+ * "/", "?", "#" and "%" included. Returns the bytes appended. */
+size_t ps_escape_segment(ps_buf *b, const char *s, size_t len, int *oom) {
+    static const char hex[] = "0123456789ABCDEF";
+    size_t i, start = b->len;
+    if (!ps_buf_reserve(b, len * 3)) {
+        *oom = 1;
+        return 0;
+    }
+    for (i = 0; i < len; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        if (is_unreserved(ch)) {
+            b->data[b->len++] = (char)ch;
+        } else {
+            b->data[b->len++] = '%';
+            b->data[b->len++] = hex[ch >> 4];
+            b->data[b->len++] = hex[ch & 15];
+        }
+    }
+    b->data[b->len] = '\0';
+    return b->len - start;
 }

@@ -526,6 +526,15 @@ static int client_tostring(lua_State *L) {
     return 1;
 }
 
+/* handle:watch() and handle:events(): the socket-event driving of events.c. */
+static int client_watch(lua_State *L) {
+    return ps_events_watch(L, ps_client_check(L, 1));
+}
+
+static int client_events(lua_State *L) {
+    return ps_events_changes(L, ps_client_check(L, 1));
+}
+
 static const luaL_Reg client_methods[] = {
     {"call", client_call},
     {"start", client_start},
@@ -536,8 +545,8 @@ static const luaL_Reg client_methods[] = {
     {"build", client_build},
     {"check", client_check},
     {"close", client_close},
-    {"watch", ps_events_watch},
-    {"events", ps_events_changes},
+    {"watch", client_watch},
+    {"events", client_events},
     {NULL, NULL},
 };
 

@@ -122,8 +122,7 @@ static void refresh_deadline(ps_client *c) {
 /* handle:watch(): from now on the multi handle is driven by socket events.
  * Only before any call is started: a running transfer's sockets were never
  * reported. */
-int ps_events_watch(lua_State *L) {
-    ps_client *c = ps_client_check(L, 1);
+int ps_events_watch(lua_State *L, ps_client *c) {
     ps_events *e;
     int i;
     if (c->events != NULL)
@@ -151,8 +150,7 @@ int ps_events_watch(lua_State *L) {
  * when libcurl wants a drive without socket activity (seconds on the
  * clock of core.now()), or nil. done: whether a started call has finished
  * and waits for poll() to hand it over (a blocking call moves those too). */
-int ps_events_changes(lua_State *L) {
-    ps_client *c = ps_client_check(L, 1);
+int ps_events_changes(lua_State *L, ps_client *c) {
     ps_events *e = c->events;
     int i, done = 0;
     if (e == NULL)

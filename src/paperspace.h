@@ -8,8 +8,8 @@
  *   headers.c     reads a response's header block: one header, or all
  *   response.c    a finished attempt, read once: its result, or its error
  *                 through errors.c; and its record
- *   errors.c      the error object, pushed as `nil, err` in one place;
- *                 programmer errors raised at the caller's line
+ *   errors.c      the error object, pushed as `nil, err` in one place
+ *   raise.c       programmer errors, raised at the caller's line
  *   scrub.c       removes the API key and secret values from server bytes
  *   client.c      the client handle: settings, connection pool, transfers
  *   events.c      the multi handle driven by socket events (event loops)
@@ -60,6 +60,7 @@ int ps_buf_addstr(ps_buf *b, const char *s);
 void ps_buf_wipe(ps_buf *b);
 void ps_buf_free(ps_buf *b);
 void ps_buf_trim(ps_buf *b, size_t keep);
+size_t ps_escape_segment(ps_buf *b, const char *s, size_t len, int *oom);
 
 /* operations.c */
 enum ps_result { PS_RESULT_JSON, PS_RESULT_NULLABLE, PS_RESULT_NONE };
@@ -200,7 +201,6 @@ void ps_request_build(lua_State *L, ps_request *r, ps_client *c, const ps_operat
 void ps_request_move(ps_request *dst, ps_request *src);
 void ps_request_wipe(ps_request *r);
 void ps_request_free(ps_request *r);
-size_t ps_escape_segment(ps_buf *b, const char *s, size_t len, int *oom);
 void ps_request_push_url(lua_State *L, const ps_request *r);
 void ps_request_push_path(lua_State *L, const ps_request *r);
 const char *ps_check_name(lua_State *L, const char *fname, int idx, int pos, const char *what,
@@ -217,8 +217,8 @@ void ps_transfer_release(ps_transfer *t);
 int ps_multi_drive(ps_client *c, long wait_ms);
 
 /* events.c */
-int ps_events_watch(lua_State *L);
-int ps_events_changes(lua_State *L);
+int ps_events_watch(lua_State *L, ps_client *c);
+int ps_events_changes(lua_State *L, ps_client *c);
 CURLMcode ps_events_drive(ps_client *c, long wait_ms, int *running);
 void ps_events_free(ps_client *c);
 
@@ -244,10 +244,12 @@ int ps_set_metatables(lua_State *L);
 
 /* errors.c */
 int ps_error_push(lua_State *L, const ps_response *r, const char *kind, const char *fmt, ...);
-int ps_raise(lua_State *L, const char *fmt, ...);
-int ps_argerror(lua_State *L, int pos, const char *fname, const char *fmt, ...);
 const char *ps_error_kind_for_status(long status);
 const char *ps_error_kind_for_curl(CURLcode rc, const char *errbuf);
+
+/* raise.c */
+int ps_raise(lua_State *L, const char *fmt, ...);
+int ps_argerror(lua_State *L, int pos, const char *fname, const char *fmt, ...);
 int ps_core_bad_argument(lua_State *L);
 int ps_core_set_library_dir(lua_State *L);
 int ps_core_link_task(lua_State *L);
