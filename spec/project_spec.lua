@@ -6,6 +6,7 @@
 local helpers = require "spec.support.helpers"
 local read = helpers.read
 local run = helpers.run
+local unpack = table.unpack or unpack -- luacheck: ignore 143
 
 -- A rockspec of the repository, at its top or in emulator/.
 local function rockspec(name)
@@ -177,6 +178,63 @@ describe("the project", function()
       end
       table.sort(gone)
       assert.same({}, gone)
+    end)
+  end)
+  -- The core reads one way, request -> transfer -> response -> result or
+  -- error: no two files of src/ call each other, directly or round a circle.
+  describe("the C core's files", function()
+    local files = {}
+    for name in run("ls src"):gmatch("([%w_]+)%.c") do files[#files + 1] = name end
+    local defined, text = {}, {}
+    for _, f in ipairs(files) do
+      text[f] = read("src/" .. f .. ".c")
+      -- A definition of a shared function starts a line: its type, then ps_name(.
+      for line in text[f]:gmatch("[^\n]+") do
+        local name = line:match("^[%a][%w_ %*]-[ %*](ps_[%w_]+)%(")
+        if name and not line:match("^static") and not line:match(";%s*$") then defined[name] = f end
+      end
+    end
+    -- calls[a][b]: a function of b.c that a.c calls
+    local calls = {}
+    for _, f in ipairs(files) do
+      calls[f] = {}
+      for name in text[f]:gmatch("(ps_[%w_]+)%s*%(") do
+        local owner = defined[name]
+        if owner and owner ~= f then calls[f][owner] = name end
+      end
+    end
+
+    it("finds the shared functions it checks", function()
+      assert.equal("request", defined.ps_request_build)
+      assert.equal("raise", defined.ps_raise)
+      assert.is_not_nil(calls.request.raise)
+    end)
+
+    it("form no circle", function()
+      local state, path = {}, {}
+      local function visit(f)
+        state[f] = "open"
+        path[#path + 1] = f
+        for g, via in pairs(calls[f]) do
+          if state[g] == "open" then
+            local from = 1
+            while path[from] ~= g do from = from + 1 end
+            local circle = { unpack(path, from) }
+            circle[#circle + 1] = g
+            error("src/ files call round a circle: " .. table.concat(circle, ".c -> ") .. ".c (" .. via .. ")")
+          elseif state[g] == nil then
+            visit(g)
+          end
+        end
+        path[#path] = nil
+        state[f] = "done"
+      end
+      for _, f in ipairs(files) do
+        if state[f] == nil then visit(f) end
+      end
+      assert.equal("done", state.errors)
+      assert.is_nil(calls.errors.response)
+      assert.is_not_nil(calls.response.errors)
     end)
   end)
 end)
