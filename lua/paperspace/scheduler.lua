@@ -65,7 +65,7 @@ function Scheduler:call(task, op_name, ...)
   if not id then
     -- A wrong argument must raise now, while the caller can still cancel
     -- what was started, not when a transfer frees up.
-    self.core:build(op_name, ...)
+    self.core:check(op_name, op_name, ...)
   end
   while not id do -- max_concurrency transfers are running: wait in line
     self.tail = self.tail + 1

@@ -242,7 +242,7 @@ local function start_in_line(self, task, op_name, ...)
   local id = self.head > self.tail and handle:start(op_name, ...)
   if id then return id end
   -- A wrong argument raises now, not once a transfer frees up.
-  handle:build(op_name, ...)
+  handle:check(op_name, op_name, ...)
   repeat
     local place = { sema = semaphore.new() }
     self.tail = self.tail + 1
