@@ -143,9 +143,6 @@ typedef struct ps_transfer {
     const ps_operation *prepared;
     ps_buf prepared_url;
     void *url; /* the URL parsed once (a CURLU), when libcurl takes one */
-    /* The client's header lists with the User-Agent and Accept-Encoding
-     * lines first (NULL: the client's own lists are sent). */
-    struct curl_slist *headers, *body_headers;
     char errbuf[CURL_ERROR_SIZE];
 } ps_transfer;
 
@@ -165,8 +162,11 @@ struct ps_client {
      * finalizer), close() only asks, and the outermost call closes it. */
     int busy;
     int close_pending;
-    struct curl_slist *headers;      /* Authorization, Accept, Expect */
-    struct curl_slist *body_headers; /* the same plus Content-Type */
+    /* User-Agent and Accept-Encoding (made once, not by libcurl for every
+     * request), Authorization, Accept, Expect; for a body, Content-Type. */
+    struct curl_slist *headers;
+    struct curl_slist *body_headers;
+    int user_agent_in_headers; /* else libcurl sends c->user_agent itself */
     char *base_url;
     size_t base_len;
     char *api_key;

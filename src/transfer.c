@@ -93,108 +93,6 @@ static size_t on_header(char *data, size_t size, size_t n, void *ud) {
     return len;
 }
 
-/* Writes into `line` the Accept-Encoding line libcurl sends for
- * CURLOPT_ACCEPT_ENCODING "" (every encoding it decodes); returns it, or
- * NULL when libcurl decodes none. */
-static const char *accept_encoding(char line[64]) {
-    const curl_version_info_data *v = curl_version_info(CURLVERSION_NOW);
-    const size_t prefix = sizeof "Accept-Encoding: " - 1;
-    size_t n;
-    strcpy(line, "Accept-Encoding: ");
-    if (v->features & CURL_VERSION_LIBZ)
-        strcat(line, "deflate, gzip, ");
-#ifdef CURL_VERSION_BROTLI
-    if (v->features & CURL_VERSION_BROTLI)
-        strcat(line, "br, ");
-#endif
-#ifdef CURL_VERSION_ZSTD
-    if (v->features & CURL_VERSION_ZSTD)
-        strcat(line, "zstd, ");
-#endif
-    n = strlen(line);
-    if (n == prefix)
-        return NULL;
-    line[n - 2] = '\0'; /* the last ", " */
-    return line;
-}
-
-/* Whether the environment names a proxy libcurl may use. A CONNECT to an
- * HTTPS proxy carries the User-Agent only when CURLOPT_USERAGENT has it. */
-static int proxy_in_env(void) {
-    static const char *const names[] = {"http_proxy", "HTTP_PROXY", "https_proxy",
-                                        "HTTPS_PROXY", "all_proxy", "ALL_PROXY"};
-    size_t i;
-    for (i = 0; i < sizeof names / sizeof names[0]; i++) {
-        const char *v = getenv(names[i]);
-        if (v != NULL && v[0] != '\0')
-            return 1;
-    }
-    return 0;
-}
-
-/* Frees a header list, wiping its lines: one of them holds the API key. */
-static void free_headers(struct curl_slist *list) {
-    struct curl_slist *l;
-    for (l = list; l != NULL; l = l->next) {
-        volatile char *p = l->data;
-        while (*p)
-            *p++ = 0;
-    }
-    curl_slist_free_all(list);
-}
-
-/* `base` with `first` and `second` (either may be NULL) before its lines;
- * NULL when out of memory. */
-static struct curl_slist *headers_with(const struct curl_slist *base, const char *first,
-                                       const char *second) {
-    struct curl_slist *list = NULL, *l;
-    const char *lines[2];
-    int i;
-    lines[0] = first;
-    lines[1] = second;
-    for (i = 0; i < 2; i++) {
-        if (lines[i] == NULL)
-            continue;
-        if ((l = curl_slist_append(list, lines[i])) == NULL)
-            goto fail;
-        list = l;
-    }
-    for (; base != NULL; base = base->next) {
-        if ((l = curl_slist_append(list, base->data)) == NULL)
-            goto fail;
-        list = l;
-    }
-    return list;
-fail:
-    free_headers(list);
-    return NULL;
-}
-
-/* libcurl formats its User-Agent and Accept-Encoding lines again for every
- * request (a twentieth of a small call); the same lines set up here as
- * headers of the transfer are copied as they are. The bytes on the wire are
- * the same. Returns 0 when out of memory. */
-static int set_own_headers(ps_transfer *t) {
-    ps_client *c = t->client;
-    ps_buf ua = {NULL, 0, 0};
-    char ae_line[64];
-    const char *ae = accept_encoding(ae_line);
-    int ok, own_ua = !proxy_in_env();
-    if (own_ua && (!ps_buf_addstr(&ua, "User-Agent: ") || !ps_buf_addstr(&ua, c->user_agent))) {
-        ps_buf_free(&ua);
-        return 0;
-    }
-    if (!own_ua && ae == NULL)
-        return 1;
-    t->headers = headers_with(c->headers, own_ua ? ua.data : NULL, ae);
-    t->body_headers = headers_with(c->body_headers, own_ua ? ua.data : NULL, ae);
-    ok = t->headers != NULL && t->body_headers != NULL;
-    ps_buf_free(&ua);
-    if (ok && !own_ua)
-        return 1;
-    return ok && curl_easy_setopt(t->easy, CURLOPT_USERAGENT, (char *)NULL) == CURLE_OK;
-}
-
 #define SET(opt, val)                                                                          \
     do {                                                                                       \
         if (curl_easy_setopt(t->easy, opt, val) != CURLE_OK)                                   \
@@ -232,7 +130,9 @@ ps_transfer *ps_transfer_new(ps_client *c, int id) {
     SET(CURLOPT_SSL_VERIFYHOST, c->tls_verify ? 2L : 0L);
     if (c->ca_file != NULL)
         SET(CURLOPT_CAINFO, c->ca_file);
-    SET(CURLOPT_USERAGENT, c->user_agent);
+    /* The client's header lists carry the User-Agent line, made once, unless
+     * a proxy may ask for it in a CONNECT, which only libcurl's own has. */
+    SET(CURLOPT_USERAGENT, c->user_agent_in_headers ? NULL : c->user_agent);
     SET(CURLOPT_ACCEPT_ENCODING, ""); /* every encoding this libcurl decodes */
     SET(CURLOPT_TCP_KEEPALIVE, 1L);
     SET(CURLOPT_TCP_NODELAY, 1L);
@@ -241,8 +141,6 @@ ps_transfer *ps_transfer_new(ps_client *c, int id) {
      * HTTP/1.1 that wait would only cost a round trip. */
     if (strncmp(c->base_url, "https://", 8) == 0)
         SET(CURLOPT_PIPEWAIT, 1L);
-    if (!set_own_headers(t))
-        goto fail;
     return t;
 fail:
     ps_transfer_free(t);
@@ -269,8 +167,6 @@ void ps_transfer_free(ps_transfer *t) {
     ps_buf_free(&t->body);
     ps_buf_free(&t->head);
     ps_buf_free(&t->prepared_url);
-    free_headers(t->headers);
-    free_headers(t->body_headers);
     free(t);
 }
 
@@ -337,10 +233,10 @@ static CURLcode prepare(ps_transfer *t) {
     if (has_body) {
         SET(CURLOPT_POSTFIELDS, t->req.payload.data);
         SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)t->req.payload.len);
-        SET(CURLOPT_HTTPHEADER, t->body_headers ? t->body_headers : t->client->body_headers);
+        SET(CURLOPT_HTTPHEADER, t->client->body_headers);
     } else {
         SET(CURLOPT_HTTPGET, 1L);
-        SET(CURLOPT_HTTPHEADER, t->headers ? t->headers : t->client->headers);
+        SET(CURLOPT_HTTPHEADER, t->client->headers);
     }
     /* POST with a body is libcurl's default; every other method is named. */
     SET(CURLOPT_CUSTOMREQUEST,
