@@ -249,15 +249,14 @@ local function define(op)
   local function annotator(args)
     return function(err, attempts) return annotate(err, args.record, attempts or args.attempts) end
   end
-  local function prepare(self, name, iterating, ...)
-    check_self(self, Client, "client", name)
+  -- The arguments every page is fetched with: the path parameters as the
+  -- core sends them, then opts.
+  local function page_args(name, ...)
     local args = { ... }
-    local opts = args[nparams + 1]
-    check_opts(op, opts, nparams + 1, name, iterating)
     for i = 1, nparams do
       args[i] = core.check_name(args[i], name, op.params[i], i)
     end
-    return args, opts
+    return args
   end
   Client[op.name] = function(self, ...)
     check_self(self, Client, "client", op.name)
@@ -276,7 +275,7 @@ local function define(op)
       if err then
         err = annotate(err, r, attempts)
       elseif cursor ~= nil then
-        local args = prepare(self, op.name, false, ...)
+        local args = page_args(op.name, ...)
         args.record, args.attempts = r, attempts
         local max_pages = opts and opts.max_pages or self._config.max_pages
         value, err = pager.collect(fetcher(self, args, stats), opts, annotator(args), max_pages,
@@ -294,7 +293,10 @@ local function define(op)
   end
   local each = "each_" .. op.name:gsub("^list_", ""):gsub("s$", "")
   Client[each] = function(self, ...)
-    local args, opts = prepare(self, each, true, ...)
+    check_self(self, Client, "client", each)
+    local opts = select(nparams + 1, ...)
+    check_opts(op, opts, nparams + 1, each, true)
+    local args = page_args(each, ...)
     -- The core's checks (limit, order, cursor) now, not at the first step.
     self._core:check(each, op.name, unpack(args, 1, nparams + 1))
     local mt = self:team(args[1])._metatables[op.item]
