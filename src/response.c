@@ -63,6 +63,19 @@ static int is_json_null(lua_State *L, int idx) {
     return lua_rawequal(L, idx, PS_UPV_NULL);
 }
 
+/* Whether the value at idx is a JSON object as lua-cjson decodes one: a
+ * table without an item [1] (an array's items have integer keys from 1;
+ * an empty object and an empty array decode alike). */
+static int is_json_object(lua_State *L, int idx) {
+    int object = lua_istable(L, idx);
+    if (object) {
+        lua_rawgeti(L, idx, 1);
+        object = lua_isnil(L, -1);
+        lua_pop(L, 1);
+    }
+    return object;
+}
+
 static int push_success(lua_State *L, ps_response *r) {
     const ps_operation *op = r->t->req.op;
     if (op->result == PS_RESULT_NONE) {
@@ -81,17 +94,10 @@ static int push_success(lua_State *L, ps_response *r) {
     if (!is_json_null(L, -1) && !lua_istable(L, -1))
         return push_error(L, r, "invalid_response", "expected a JSON object or array, got a %s",
                           luaL_typename(L, -1));
-    if (!op->paged && lua_istable(L, -1)) {
-        /* One session, member or secret: lua-cjson gives an array integer
-         * keys from 1. */
-        int is_array;
-        lua_rawgeti(L, -1, 1);
-        is_array = !lua_isnil(L, -1);
-        lua_pop(L, 1);
-        if (is_array)
-            return push_error(L, r, "invalid_response", "expected a JSON object (a %s), got an array",
-                              op->item);
-    }
+    /* One session, member or secret must be an object, not an array. */
+    if (!op->paged && lua_istable(L, -1) && !is_json_object(L, -1))
+        return push_error(L, r, "invalid_response", "expected a JSON object (a %s), got an array",
+                          op->item);
     return 1;
 }
 
@@ -198,9 +204,7 @@ int ps_response_push(lua_State *L, ps_transfer *t) {
 }
 
 /* core.set_metatables(list, mt) -> nil | i: gives `mt` to every item of the
- * array `list`, in order, while each is a JSON object (a table without an
- * item [1]: lua-cjson decodes an empty object and an empty array alike);
- * returns the index of the first item that is not one, having stopped there.
+ * array `list`, in order, while each is a JSON object; returns the index of the first item that is not one, having stopped there.
  * team.wrap makes a decoded list's items objects with it: one loop in C, not
  * a call from Lua per item (a list may hold 10,000 members). */
 int ps_set_metatables(lua_State *L) {
@@ -209,17 +213,10 @@ int ps_set_metatables(lua_State *L) {
     luaL_checktype(L, 2, LUA_TTABLE);
     lua_settop(L, 2);
     for (i = 1;; i++) {
-        int object;
         lua_rawgeti(L, 1, i);
         if (lua_isnil(L, -1))
             return 0;
-        object = lua_istable(L, -1);
-        if (object) {
-            lua_rawgeti(L, -1, 1);
-            object = lua_isnil(L, -1);
-            lua_pop(L, 1);
-        }
-        if (!object) {
+        if (!is_json_object(L, -1)) {
             lua_pushinteger(L, i);
             return 1;
         }
